@@ -1,0 +1,66 @@
+// Protocol errors: one class, one table of stable codes. The session turns a
+// StompError into an ERROR frame (`message` header = the short message, body =
+// the detail) and closes the connection. Specs assert `code`, never the text.
+
+const MESSAGES = {
+  // codec
+  'frame-too-large': 'frame too large',
+  'too-many-headers': 'too many headers',
+  'header-too-long': 'header line too long',
+  'unknown-command': 'unknown command',
+  'malformed-header': 'malformed header',
+  'invalid-escape': 'invalid header escape',
+  'invalid-content-length': 'invalid content-length',
+  'content-length-mismatch': 'content-length does not match body',
+  // session
+  'not-connected': 'not connected',
+  'already-connected': 'already connected',
+  'unsupported-version': 'supported protocol versions are 1.0 1.1 1.2',
+  'missing-header': 'missing required header',
+  'invalid-header': 'invalid header value',
+  'duplicate-subscription': 'subscription id already in use',
+  'unknown-subscription': 'unknown subscription',
+  'too-many-subscriptions': 'too many subscriptions',
+  'unknown-ack': 'unknown ack id',
+  'unknown-transaction': 'unknown transaction',
+  'duplicate-transaction': 'transaction already started',
+  'connect-timeout': 'no CONNECT frame in time',
+  'heartbeat-timeout': 'heart-beat timeout',
+  'slow-consumer': 'slow consumer',
+  'server-shutdown': 'server shutting down',
+  'access-refused': 'access refused',
+  // broker
+  'unknown-destination': 'Unknown destination',
+  'invalid-destination': 'invalid destination',
+  'invalid-selector': 'invalid selector',
+  'queue-full': 'queue full',
+  'store-unavailable': 'store unavailable',
+  'internal-error': 'internal error',
+} as const
+
+export type ErrorCode = keyof typeof MESSAGES
+
+export class StompError extends Error {
+  readonly code: ErrorCode
+  /** Human-readable explanation, sent as the ERROR frame's body. */
+  readonly detail: string
+
+  constructor(code: ErrorCode, detail?: string) {
+    super(MESSAGES[code])
+    this.name = 'StompError'
+    this.code = code
+    this.detail = detail ?? MESSAGES[code]
+  }
+}
+
+/** The one factory for protocol errors. */
+export function stompError(code: ErrorCode, detail?: string): StompError {
+  return new StompError(code, detail)
+}
+
+/** The short text for a code, as it appears in an ERROR frame's `message` header. */
+export function errorMessage(code: ErrorCode): string {
+  return MESSAGES[code]
+}
+
+export const ERROR_CODES = Object.keys(MESSAGES) as ErrorCode[]
