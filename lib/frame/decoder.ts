@@ -178,7 +178,8 @@ export class FrameDecoder {
     }
     const nul = buf.indexOf(0, bodyStart)
     if (nul < 0) {
-      if (end - start > maxFrameSize) return this.tooLarge()
+      // +1: the NUL is still to come (as in continuePending).
+      if (end - start + 1 > maxFrameSize) return this.tooLarge()
       return -1
     }
     if (nul + 1 - start > maxFrameSize) return this.tooLarge()
@@ -277,8 +278,9 @@ export class FrameDecoder {
     // Incomplete: keep the state, and refuse a line or a frame that already breaks a limit.
     const length = end + offset - lineStart
     if (lines === 0 && length > MAX_COMMAND_LINE) return this.fail('unknown-command', 'the first line is not a STOMP command')
-    // +1: the line's last byte may be the CR of its EOL.
-    if (length > maxHeaderLineLength + 1) return this.lineTooLong()
+    // +1: the line's last byte may be the CR of its EOL. The command line is not a header line:
+    // MAX_COMMAND_LINE bounds it, as readCommand does once its EOL arrives.
+    if (lines > 0 && length > maxHeaderLineLength + 1) return this.lineTooLong()
     if (end + offset > maxFrameSize) return this.tooLarge()
     this.lineStart = lineStart
     this.lineCount = lines
