@@ -1,4 +1,54 @@
 #!/usr/bin/env node
-// The `stompd` command. The broker itself is not built yet: say so plainly.
-process.stderr.write('stompd: the broker is not implemented yet — this checkout has the STOMP frame codec only (lib/frame/).\n')
-process.exitCode = 1
+// The `stompd` command: read the configuration, start the broker, print where it listens,
+// shut down cleanly on SIGTERM/SIGINT.
+import { ConfigError, loadConfig, USAGE } from './config.js'
+import { createServer } from './server.js'
+import { VERSION } from './version.js'
+
+async function main(): Promise<void> {
+  let commandLine
+  try {
+    commandLine = loadConfig(process.argv.slice(2))
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`stompd: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  if (commandLine.help) {
+    process.stdout.write(USAGE)
+    return
+  }
+  if (commandLine.version) {
+    process.stdout.write(`stompd ${VERSION}\n`)
+    return
+  }
+  const server = createServer(commandLine.config)
+  let addresses
+  try {
+    addresses = await server.listen()
+  } catch (err) {
+    process.stderr.write(`stompd: cannot start: ${(err as Error).message}\n`)
+    process.exit(1)
+  }
+  process.stdout.write(`stompd listening ws=${addresses.ws}${addresses.tcp === null ? '' : ` tcp=${addresses.tcp}`}\n`)
+
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    server.logger.info({ signal }, 'shutting down')
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.logger.error({ err }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+void main()

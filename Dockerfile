@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# stompd: STOMP broker over WebSocket (15674) and TCP (61613), persistent store on /data.
+
+# ---- build: compile TypeScript and the native SQLite binding ----
+FROM node:20-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY lib ./lib
+RUN npm run build && npm prune --omit=dev
+
+# ---- runtime: only what the broker needs, as a non-root user ----
+FROM node:20-slim
+ENV NODE_ENV=production \
+    STOMPD_HOST=0.0.0.0 \
+    STOMPD_PORT=15674 \
+    STOMPD_TCP_PORT=61613 \
+    STOMPD_STORE=sqlite:/data/stompd.db
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 15674 61613
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.STOMPD_PORT || 15674) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# node runs as PID 1 and handles SIGTERM itself: ERROR to every client, then exit 0.
+CMD ["node", "dist/cli.js"]

@@ -1,0 +1,102 @@
+// A double-ended queue on a growable ring buffer: O(1) push, shift and unshift, no
+// per-item allocation, and no O(n) Array#shift on a long queue.
+
+export class Fifo<T> {
+  private items: (T | undefined)[]
+  private head = 0
+  private count = 0
+
+  constructor(initialCapacity = 16) {
+    let capacity = 1
+    while (capacity < initialCapacity) capacity <<= 1
+    this.items = new Array<T | undefined>(capacity)
+  }
+
+  get length(): number {
+    return this.count
+  }
+
+  push(item: T): void {
+    if (this.count === this.items.length) this.grow()
+    this.items[(this.head + this.count) & (this.items.length - 1)] = item
+    this.count++
+  }
+
+  unshift(item: T): void {
+    if (this.count === this.items.length) this.grow()
+    this.head = (this.head - 1) & (this.items.length - 1)
+    this.items[this.head] = item
+    this.count++
+  }
+
+  shift(): T | undefined {
+    if (this.count === 0) return undefined
+    const item = this.items[this.head]
+    this.items[this.head] = undefined
+    this.head = (this.head + 1) & (this.items.length - 1)
+    this.count--
+    return item
+  }
+
+  peek(): T | undefined {
+    return this.count === 0 ? undefined : this.items[this.head]
+  }
+
+  at(index: number): T | undefined {
+    if (index < 0 || index >= this.count) return undefined
+    return this.items[(this.head + index) & (this.items.length - 1)]
+  }
+
+  /** Inserts keeping the queue sorted by `key` ascending, scanning from the head (inserts near it are cheap). */
+  insertSorted(item: T, key: (item: T) => number): void {
+    const k = key(item)
+    let index = 0
+    while (index < this.count && key(this.at(index)!) < k) index++
+    if (index === 0) return this.unshift(item)
+    if (index === this.count) return this.push(item)
+    const rest: T[] = []
+    while (this.count > index) rest.push(this.pop()!)
+    this.push(item)
+    for (let i = rest.length - 1; i >= 0; i--) this.push(rest[i]!)
+  }
+
+  pop(): T | undefined {
+    if (this.count === 0) return undefined
+    const index = (this.head + this.count - 1) & (this.items.length - 1)
+    const item = this.items[index]
+    this.items[index] = undefined
+    this.count--
+    return item
+  }
+
+  /** Removes every item for which `drop` returns true, keeping order; returns how many went. */
+  removeWhere(drop: (item: T) => boolean): number {
+    const kept: T[] = []
+    let removed = 0
+    while (this.count > 0) {
+      const item = this.shift()!
+      if (drop(item)) removed++
+      else kept.push(item)
+    }
+    for (const item of kept) this.push(item)
+    return removed
+  }
+
+  clear(): void {
+    this.items = new Array<T | undefined>(16)
+    this.head = 0
+    this.count = 0
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.count; i++) yield this.items[(this.head + i) & (this.items.length - 1)]!
+  }
+
+  private grow(): void {
+    const old = this.items
+    const next = new Array<T | undefined>(old.length * 2)
+    for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) & (old.length - 1)]
+    this.items = next
+    this.head = 0
+  }
+}

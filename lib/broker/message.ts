@@ -1,0 +1,71 @@
+// A message as the broker routes it: destination, headers, body and delivery metadata.
+// Nothing here knows how a message is framed on the wire.
+import { randomBytes } from 'node:crypto'
+
+/** One header, as the sender wrote it. Order is kept. */
+export type Header = [name: string, value: string]
+
+export interface MessageInit {
+  id: string
+  destination: string
+  /** Headers forwarded to subscribers, the destination header included. */
+  headers: Header[]
+  /** Owned by the message: never a view into a socket chunk. */
+  body: Buffer
+  persistent: boolean
+  /** Epoch milliseconds after which the message is never delivered; 0 = never expires. */
+  expires: number
+}
+
+export class Message {
+  readonly id: string
+  readonly destination: string
+  readonly headers: Header[]
+  readonly body: Buffer
+  readonly persistent: boolean
+  readonly expires: number
+  /**
+   * The message's wire encoding, made and read only by the layer that writes messages
+   * to clients, so a message fanned out to many subscribers is encoded once.
+   */
+  encoded: object | undefined = undefined
+
+  constructor(init: MessageInit) {
+    this.id = init.id
+    this.destination = init.destination
+    this.headers = init.headers
+    this.body = init.body
+    this.persistent = init.persistent
+    this.expires = init.expires
+  }
+
+  isExpired(now: number): boolean {
+    return this.expires !== 0 && now >= this.expires
+  }
+
+  /** Bytes this message holds, for queue byte limits and memory accounting. */
+  get size(): number {
+    let size = this.body.length
+    for (const [name, value] of this.headers) size += name.length + value.length + 2
+    return size
+  }
+
+  /** The same message with other headers, e.g. on its way to a dead-letter queue. */
+  with(destination: string, headers: Header[]): Message {
+    return new Message({ id: this.id, destination, headers, body: this.body, persistent: this.persistent, expires: this.expires })
+  }
+}
+
+/** Message ids unique per broker and across restarts: a random per-process prefix and a counter. */
+export class MessageIds {
+  private readonly prefix: string
+  private counter = 0
+
+  constructor(prefix = randomBytes(6).toString('base64url')) {
+    this.prefix = prefix + '-'
+  }
+
+  next(): string {
+    return this.prefix + (++this.counter).toString(36)
+  }
+}

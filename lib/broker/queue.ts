@@ -1,0 +1,215 @@
+// A point-to-point queue: each message goes to exactly one consumer, round-robin; with no
+// consumer ready, messages wait here, in order. Unacked messages that come back (NACK, or
+// the consumer left) return to their place, marked redelivered, until `maxRedeliveries`.
+import { StompError } from '../errors.js'
+import type { Binding, Consumer, Delivery } from './consumer.js'
+import { Fifo } from './fifo.js'
+import type { Message } from './message.js'
+
+export type OverflowPolicy = 'drop-head' | 'reject-publish'
+
+export interface QueueOptions {
+  /** Deliveries after the first before a message is dead-lettered. */
+  maxRedeliveries: number
+  /** Messages waiting (not in flight); 0 = unlimited. */
+  maxLength: number
+  /** Body bytes waiting; 0 = unlimited. */
+  maxBytes: number
+  overflow: OverflowPolicy
+}
+
+/** Where a queue sends what it gives up on; null discards. */
+export type DeadLetterSink = ((message: Message, reason: string) => void) | null
+
+/** A message in a queue. While in flight it is also the consumer's Delivery handle. */
+class QueueEntry implements Delivery {
+  readonly queue: Queue
+  readonly message: Message
+  readonly seq: number
+  deliveries: number
+  consumer: Consumer | null = null
+
+  constructor(queue: Queue, message: Message, seq: number, deliveries: number) {
+    this.queue = queue
+    this.message = message
+    this.seq = seq
+    this.deliveries = deliveries
+  }
+
+  ack(): void {
+    this.queue.settle(this)
+  }
+
+  requeue(): void {
+    this.queue.giveBack(this)
+  }
+}
+
+const bySeq = (entry: QueueEntry): number => entry.seq
+
+export class Queue {
+  /** The destination clients use, e.g. `/queue/orders`. */
+  readonly destination: string
+  readonly options: QueueOptions
+  private readonly deadLetter: DeadLetterSink
+  private readonly waiting = new Fifo<QueueEntry>()
+  private consumers: Consumer[] = []
+  private nextConsumer = 0
+  private seq = 0
+  private waitingBytes = 0
+  private inFlightCount = 0
+  private dispatching = false
+  private dispatchAgain = false
+
+  constructor(destination: string, options: QueueOptions, deadLetter: DeadLetterSink) {
+    this.destination = destination
+    this.options = options
+    this.deadLetter = deadLetter
+  }
+
+  /** Messages waiting for a consumer. */
+  get depth(): number {
+    return this.waiting.length
+  }
+
+  /** Messages delivered and not yet acked. */
+  get inFlight(): number {
+    return this.inFlightCount
+  }
+
+  get consumerCount(): number {
+    return this.consumers.length
+  }
+
+  /** Adds a message; refuses it (reject-publish) or drops the oldest (drop-head) when full. */
+  enqueue(message: Message, deliveries = 0): StompError | undefined {
+    const { maxLength, maxBytes, overflow } = this.options
+    const size = message.body.length
+    while (this.isFull(size)) {
+      if (overflow === 'reject-publish') {
+        return new StompError('queue-full', `${this.destination} is full (max-length ${maxLength || '∞'}, max-bytes ${maxBytes || '∞'})`)
+      }
+      const oldest = this.waiting.shift()
+      if (oldest === undefined) break
+      this.waitingBytes -= oldest.message.body.length
+    }
+    this.waiting.push(new QueueEntry(this, message, ++this.seq, deliveries))
+    this.waitingBytes += size
+    this.dispatch()
+    return undefined
+  }
+
+  addConsumer(consumer: Consumer): Binding {
+    this.consumers.push(consumer)
+    this.dispatch()
+    return {
+      resume: () => this.dispatch(),
+      cancel: () => this.removeConsumer(consumer),
+    }
+  }
+
+  /** Delivers waiting messages to ready consumers, round-robin. Safe to call at any time. */
+  dispatch(): void {
+    if (this.dispatching) {
+      this.dispatchAgain = true
+      return
+    }
+    this.dispatching = true
+    try {
+      do {
+        this.dispatchAgain = false
+        this.dispatchWaiting()
+      } while (this.dispatchAgain)
+    } finally {
+      this.dispatching = false
+    }
+  }
+
+  /** An in-flight message was acked. */
+  settle(entry: QueueEntry): void {
+    if (entry.consumer === null) return
+    entry.consumer = null
+    this.inFlightCount--
+  }
+
+  /** An in-flight message came back: NACK, or its consumer left. */
+  giveBack(entry: QueueEntry): void {
+    if (entry.consumer === null) return
+    entry.consumer = null
+    this.inFlightCount--
+    if (entry.deliveries > this.options.maxRedeliveries) {
+      this.deadLetter?.(entry.message, `delivered ${entry.deliveries} times without an ack`)
+      return
+    }
+    this.waiting.insertSorted(entry, bySeq)
+    this.waitingBytes += entry.message.body.length
+    this.dispatch()
+  }
+
+  /** Drops every waiting message; in-flight ones settle as usual. */
+  purge(): number {
+    const count = this.waiting.length
+    this.waiting.clear()
+    this.waitingBytes = 0
+    return count
+  }
+
+  private isFull(incoming: number): boolean {
+    const { maxLength, maxBytes } = this.options
+    return (maxLength > 0 && this.waiting.length >= maxLength) ||
+      (maxBytes > 0 && this.waiting.length > 0 && this.waitingBytes + incoming > maxBytes)
+  }
+
+  private dispatchWaiting(): void {
+    const waiting = this.waiting
+    let now = 0
+    while (waiting.length > 0) {
+      const entry = waiting.peek()!
+      const message = entry.message
+      if (message.expires !== 0) {
+        if (now === 0) now = Date.now()
+        if (message.isExpired(now)) {
+          waiting.shift()
+          this.waitingBytes -= message.body.length
+          continue
+        }
+      }
+      const consumer = this.pickConsumer(message)
+      if (consumer === null) return
+      waiting.shift()
+      this.waitingBytes -= message.body.length
+      entry.deliveries++
+      const redelivered = entry.deliveries > 1
+      if (consumer.ackMode === 'auto') {
+        consumer.deliver(message, redelivered, null)
+      } else {
+        entry.consumer = consumer
+        this.inFlightCount++
+        consumer.deliver(message, redelivered, entry)
+      }
+    }
+  }
+
+  /** The next ready consumer after the last one served whose filter takes the message. */
+  private pickConsumer(message: Message): Consumer | null {
+    const consumers = this.consumers
+    const n = consumers.length
+    for (let i = 0; i < n; i++) {
+      const index = (this.nextConsumer + i) % n
+      const consumer = consumers[index]!
+      if (!consumer.ready) continue
+      if (consumer.filter !== null && !consumer.filter(message)) continue
+      this.nextConsumer = (index + 1) % n
+      return consumer
+    }
+    return null
+  }
+
+  private removeConsumer(consumer: Consumer): void {
+    const index = this.consumers.indexOf(consumer)
+    if (index < 0) return
+    this.consumers = this.consumers.filter((c) => c !== consumer)
+    if (this.nextConsumer > index) this.nextConsumer--
+    if (this.nextConsumer >= this.consumers.length) this.nextConsumer = 0
+  }
+}

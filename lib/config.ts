@@ -1,0 +1,247 @@
+// Configuration: defaults < config file < STOMPD_* environment < CLI flags, validated once.
+// This is the only module that reads process.env.
+import { readFileSync } from 'node:fs'
+import type { OverflowPolicy } from './broker/queue.js'
+
+export interface StompdConfig {
+  /** Interface to bind, e.g. `0.0.0.0` or `127.0.0.1`. */
+  host: string
+  /** HTTP + WebSocket port; 0 picks a free one. */
+  port: number
+  /** STOMP over TCP port; 0 picks a free one; 'off' disables the listener. */
+  tcpPort: number | 'off'
+  /** `memory`, or `sqlite:<path>`. */
+  store: string
+  /** Redis URL for multi-node operation; empty = single node. */
+  redis: string
+  /** Users file (JSON); empty = anyone may connect. */
+  users: string
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** What the server offers: `sx,sy` ms (can send every, wants to receive every). */
+  heartBeat: [number, number]
+  /** A client silent for more than this many agreed heart-beat intervals is closed. */
+  heartbeatGrace: number
+  /** ms a connection may take to send CONNECT. */
+  connectTimeout: number
+  /** ms between WebSocket pings that keep idle proxies from closing the socket; 0 = none. */
+  wsPingInterval: number
+  maxFrameSize: number
+  maxHeaders: number
+  maxHeaderLineLength: number
+  maxSubscriptions: number
+  /** Outbound bytes buffered per connection before the broker stops writing to it. */
+  highWaterMark: number
+  /** Messages a topic subscriber may fall behind by before it is dropped as a slow consumer. */
+  slowConsumerBacklog: number
+  /** Redeliveries before a queue message moves to /queue/DLQ.<name>. */
+  maxRedeliveries: number
+  /** Messages a queue keeps waiting; 0 = unlimited. */
+  queueMaxLength: number
+  /** Body bytes a queue keeps waiting; 0 = unlimited. */
+  queueMaxBytes: number
+  queueOverflow: OverflowPolicy
+}
+
+export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
+  host: '0.0.0.0',
+  port: 15674,
+  tcpPort: 61613,
+  store: 'sqlite:./data/stompd.db',
+  redis: '',
+  users: '',
+  logLevel: 'info',
+  heartBeat: [10_000, 10_000],
+  heartbeatGrace: 2,
+  connectTimeout: 10_000,
+  wsPingInterval: 25_000,
+  maxFrameSize: 8 * 1024 * 1024,
+  maxHeaders: 100,
+  maxHeaderLineLength: 8 * 1024,
+  maxSubscriptions: 1000,
+  highWaterMark: 1024 * 1024,
+  slowConsumerBacklog: 10_000,
+  maxRedeliveries: 5,
+  queueMaxLength: 0,
+  queueMaxBytes: 0,
+  queueOverflow: 'drop-head',
+} as StompdConfig)
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+type Key = keyof StompdConfig
+type Parser<K extends Key> = (raw: unknown, where: string) => StompdConfig[K]
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+function text(raw: unknown, where: string): string {
+  if (typeof raw !== 'string') throw new ConfigError(`${where} must be a string`)
+  return raw
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (raw: unknown, where: string): number => {
+    const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`${where} must be a whole number from ${min} to ${max}, not ${JSON.stringify(raw)}`)
+    }
+    return value
+  }
+}
+
+function oneOf<T extends string>(choices: readonly T[]) {
+  return (raw: unknown, where: string): T => {
+    if (typeof raw !== 'string' || !choices.includes(raw as T)) {
+      throw new ConfigError(`${where} must be one of ${choices.join(', ')}, not ${JSON.stringify(raw)}`)
+    }
+    return raw as T
+  }
+}
+
+const port = integer(0, 65535)
+
+const PARSERS: { [K in Key]: Parser<K> } = {
+  host: text,
+  port,
+  tcpPort: (raw, where) => (raw === 'off' || raw === false ? 'off' : port(raw, where)),
+  store: (raw, where) => {
+    const value = text(raw, where)
+    if (value !== 'memory' && !/^sqlite:.+/.test(value)) throw new ConfigError(`${where} must be "memory" or "sqlite:<path>", not ${JSON.stringify(value)}`)
+    return value
+  },
+  redis: (raw, where) => {
+    const value = text(raw, where)
+    if (value !== '' && !/^rediss?:\/\//.test(value)) throw new ConfigError(`${where} must be a redis:// URL, not ${JSON.stringify(value)}`)
+    return value
+  },
+  users: text,
+  logLevel: oneOf(LOG_LEVELS),
+  heartBeat: (raw, where) => {
+    const parts = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : []
+    if (parts.length !== 2) throw new ConfigError(`${where} must be two numbers of milliseconds, "send,receive", not ${JSON.stringify(raw)}`)
+    const ms = integer(0, 2_147_483_647)
+    return [ms(parts[0], where), ms(parts[1], where)]
+  },
+  heartbeatGrace: (raw, where) => {
+    const value = typeof raw === 'string' ? Number(raw) : raw
+    if (typeof value !== 'number' || !(value >= 1) || !Number.isFinite(value)) throw new ConfigError(`${where} must be a number ≥ 1, not ${JSON.stringify(raw)}`)
+    return value
+  },
+  connectTimeout: integer(1),
+  wsPingInterval: integer(0),
+  maxFrameSize: integer(1024),
+  maxHeaders: integer(1, 10_000),
+  maxHeaderLineLength: integer(64),
+  maxSubscriptions: integer(1),
+  highWaterMark: integer(1024),
+  slowConsumerBacklog: integer(1),
+  maxRedeliveries: integer(0),
+  queueMaxLength: integer(0),
+  queueMaxBytes: integer(0),
+  queueOverflow: oneOf(['drop-head', 'reject-publish'] as const),
+}
+
+const KEYS = Object.keys(PARSERS) as Key[]
+
+/** `tcpPort` → `tcp-port` (the CLI flag) and `TCP_PORT` (after STOMPD_ in the environment). */
+export function flagName(key: Key): string {
+  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+}
+
+function envName(key: Key): string {
+  return 'STOMPD_' + flagName(key).replace(/-/g, '_').toUpperCase()
+}
+
+function keyFor(name: string): Key | undefined {
+  const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+  return KEYS.find((key) => key === camel)
+}
+
+/** Validates and fills in a partial config given programmatically (createServer options). */
+export function resolveConfig(partial: Partial<Record<Key, unknown>> = {}): StompdConfig {
+  const config = { ...DEFAULTS, heartBeat: [...DEFAULTS.heartBeat] } as StompdConfig
+  for (const [name, raw] of Object.entries(partial)) {
+    if (raw === undefined) continue
+    const key = keyFor(name)
+    if (key === undefined) throw new ConfigError(`unknown option ${JSON.stringify(name)}`)
+    assign(config, key, raw, `option ${key}`)
+  }
+  return config
+}
+
+function assign<K extends Key>(config: StompdConfig, key: K, raw: unknown, where: string): void {
+  config[key] = PARSERS[key](raw, where)
+}
+
+export interface CommandLine {
+  config: StompdConfig
+  help: boolean
+  version: boolean
+}
+
+/** Reads the whole configuration: defaults, then `--config` file, then environment, then flags. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CommandLine {
+  const flags = new Map<Key, string>()
+  let configFile = env.STOMPD_CONFIG
+  let help = false
+  let version = false
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--help' || arg === '-h') { help = true; continue }
+    if (arg === '--version' || arg === '-v') { version = true; continue }
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)} (try --help)`)
+    const eq = arg.indexOf('=')
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
+    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1)
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`)
+    if (name === 'config') { configFile = value; continue }
+    const key = keyFor(name)
+    if (key === undefined || flagName(key) !== name) throw new ConfigError(`unknown flag --${name} (try --help)`)
+    flags.set(key, value)
+  }
+
+  const config = resolveConfig()
+  if (configFile !== undefined && configFile !== '') {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(readFileSync(configFile, 'utf8'))
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${configFile}: ${(err as Error).message}`)
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${configFile} must hold a JSON object`)
+    for (const [name, raw] of Object.entries(parsed)) {
+      const key = keyFor(name)
+      if (key === undefined) throw new ConfigError(`unknown key ${JSON.stringify(name)} in ${configFile}`)
+      assign(config, key, raw, `${name} in ${configFile}`)
+    }
+  }
+  for (const key of KEYS) {
+    const raw = env[envName(key)]
+    if (raw !== undefined) assign(config, key, raw, envName(key))
+  }
+  for (const [key, raw] of flags) assign(config, key, raw, `--${flagName(key)}`)
+  return { config, help, version }
+}
+
+export const USAGE = `Usage: stompd [options]
+
+  --host <addr>             interface to bind (default ${DEFAULTS.host})
+  --port <n>                HTTP + WebSocket port, 0 = any free port (default ${DEFAULTS.port})
+  --tcp-port <n|off>        STOMP over TCP port, 0 = any free port, off = none (default ${DEFAULTS.tcpPort})
+  --store <memory|sqlite:PATH>  message store (default ${DEFAULTS.store})
+  --redis <url>             share topics and queues with other nodes through Redis
+  --users <file>            users file; without it anyone may connect
+  --config <file>           JSON config file (keys as below, camelCase or kebab-case)
+  --log-level <level>       fatal, error, warn, info, debug, trace or silent (default ${DEFAULTS.logLevel})
+  --heart-beat <sx,sy>      heart-beats the server offers, ms (default ${DEFAULTS.heartBeat.join(',')})
+  --max-frame-size <bytes>  (default ${DEFAULTS.maxFrameSize})
+  --max-redeliveries <n>    before a message moves to /queue/DLQ.<name> (default ${DEFAULTS.maxRedeliveries})
+
+Every option is also STOMPD_<NAME> in the environment (STOMPD_TCP_PORT=0) and a key in the
+config file; flags win over the environment, which wins over the file. All options:
+${KEYS.map((key) => '--' + flagName(key)).join(' ')}
+`

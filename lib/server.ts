@@ -1,0 +1,177 @@
+// createServer(options) → { listen, close }: the broker as a library. Wires the broker,
+// the session context, the WebSocket route (Fastify) and the TCP listener together.
+import type { AddressInfo } from 'node:net'
+import type net from 'node:net'
+import Fastify, { LogController } from 'fastify'
+import pino, { type Logger } from 'pino'
+import { Broker } from './broker/broker.js'
+import { resolveConfig, type StompdConfig } from './config.js'
+import { StompError } from './errors.js'
+import { httpApp } from './http/app.js'
+import { createMetrics } from './http/metrics.js'
+import { Flusher } from './session/flusher.js'
+import { HeartbeatMonitor } from './session/heartbeat.js'
+import { Session, type SessionContext, type SessionStats } from './session/session.js'
+import type { Connection } from './transport/connection.js'
+import { createTcpServer } from './transport/tcp.js'
+import { webSocketTransport } from './transport/websocket.js'
+import { VERSION } from './version.js'
+
+export type ServerOptions = Partial<StompdConfig> & {
+  /** A pino logger to use instead of one made from `logLevel`. */
+  logger?: Logger
+}
+
+export interface ListenAddresses {
+  /** `ws://host:port/ws` */
+  ws: string
+  /** `http://host:port` */
+  http: string
+  /** `host:port`, or null when the TCP listener is off. */
+  tcp: string | null
+  port: number
+  tcpPort: number | null
+}
+
+export interface StompdServer {
+  readonly config: StompdConfig
+  readonly broker: Broker
+  readonly logger: Logger
+  /** Open sessions (one per connection). */
+  readonly sessions: ReadonlySet<Session>
+  readonly addresses: ListenAddresses | null
+  listen(): Promise<ListenAddresses>
+  /** Stops accepting, sends ERROR `server shutting down` to every session, closes them and the listeners. */
+  close(): Promise<void>
+}
+
+/** How long shutdown waits for clients to go before dropping their sockets. */
+const SHUTDOWN_GRACE_MS = 3000
+const WS_PATHS = ['/ws', '/stomp']
+
+export function createServer(options: ServerOptions = {}): StompdServer {
+  const { logger: givenLogger, ...rest } = options
+  const config = resolveConfig(rest)
+  const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'stompd' } })
+  const broker = new Broker({
+    queue: { maxRedeliveries: config.maxRedeliveries, maxLength: config.queueMaxLength, maxBytes: config.queueMaxBytes, overflow: config.queueOverflow },
+    topic: { maxBacklog: config.slowConsumerBacklog },
+  })
+  const sessions = new Set<Session>()
+  const stats: SessionStats = { connections: 0, delivered: 0, slowConsumers: 0, closed: {} }
+  const heartbeats = new HeartbeatMonitor()
+  const context: SessionContext = {
+    broker,
+    heartbeats,
+    flusher: new Flusher(),
+    logger,
+    sessions,
+    stats,
+    options: {
+      serverName: `stompd/${VERSION}`,
+      heartBeat: config.heartBeat,
+      heartbeatGrace: config.heartbeatGrace,
+      connectTimeout: config.connectTimeout,
+      maxSubscriptions: config.maxSubscriptions,
+      highWaterMark: config.highWaterMark,
+      keepAliveInterval: config.wsPingInterval,
+      decoderLimits: { maxFrameSize: config.maxFrameSize, maxHeaders: config.maxHeaders, maxHeaderLineLength: config.maxHeaderLineLength },
+    },
+  }
+  const accept = (connection: Connection): void => {
+    if (closing) return connection.close('shutdown')
+    new Session(connection, context)
+  }
+
+  let closing = false
+  let addresses: ListenAddresses | null = null
+  let tcpServer: net.Server | null = null
+  const closeTimeout = SHUTDOWN_GRACE_MS
+
+  // Probes and scrapes every few seconds would drown the connection events in request lines.
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) })
+  const metrics = createMetrics({ broker, stats, openSessions: () => sessions.size })
+  void app.register(httpApp, { metrics, readiness: async () => ({ ready: !closing, detail: closing ? 'shutting down' : undefined }) })
+  void app.register(webSocketTransport, {
+    paths: WS_PATHS,
+    // Frames over the limit get an ERROR from the decoder; only a message far beyond it is cut off by ws.
+    maxPayload: Math.max(4 * config.maxFrameSize, 16 * 1024 * 1024),
+    highWaterMark: config.highWaterMark,
+    closeTimeout,
+    onConnection: accept,
+    onShutdown: () => shutdownSessions(),
+  })
+
+  /** Says goodbye to every session and waits (bounded) for their sockets to close. */
+  async function shutdownSessions(): Promise<void> {
+    const open = [...sessions]
+    if (open.length === 0) return
+    const gone = new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (sessions.size === 0) {
+          clearInterval(check)
+          resolve()
+        }
+      }, 20)
+      setTimeout(() => {
+        clearInterval(check)
+        resolve()
+      }, closeTimeout + 500).unref()
+    })
+    for (const session of open) session.fail(new StompError('server-shutdown', 'the server is shutting down; reconnect later'))
+    await gone
+  }
+
+  return {
+    config,
+    broker,
+    logger,
+    sessions,
+    get addresses() {
+      return addresses
+    },
+
+    async listen(): Promise<ListenAddresses> {
+      await app.listen({ host: config.host, port: config.port })
+      const httpAddress = app.server.address() as AddressInfo
+      let tcpPort: number | null = null
+      if (config.tcpPort !== 'off') {
+        const server = createTcpServer({ highWaterMark: config.highWaterMark, closeTimeout }, accept)
+        tcpServer = server
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject)
+          server.listen({ host: config.host, port: config.tcpPort as number }, () => {
+            server.off('error', reject)
+            resolve()
+          })
+        })
+        server.on('error', (err) => logger.error({ err }, 'tcp listener error'))
+        tcpPort = (server.address() as AddressInfo).port
+      }
+      const host = formatHost(config.host)
+      addresses = {
+        ws: `ws://${host}:${httpAddress.port}/ws`,
+        http: `http://${host}:${httpAddress.port}`,
+        tcp: tcpPort === null ? null : `${host}:${tcpPort}`,
+        port: httpAddress.port,
+        tcpPort,
+      }
+      return addresses
+    },
+
+    async close(): Promise<void> {
+      if (closing) return
+      closing = true
+      const tcpClosed = tcpServer === null ? Promise.resolve() : new Promise<void>((resolve) => tcpServer!.close(() => resolve()))
+      // Fastify's preClose hook (the WebSocket plugin's) shuts every session down, TCP ones included.
+      await app.close()
+      await shutdownSessions()
+      await tcpClosed
+      heartbeats.stop()
+    },
+  }
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}

@@ -1,0 +1,269 @@
+// One handler per client frame: validate headers, then act through the session and broker.
+// Every violation ends in session.fail(...), which sends ERROR and closes.
+import { ACK_MODES, type AckMode } from '../broker/consumer.js'
+import { parseDestination, type Destination } from '../broker/destination.js'
+import { Message, type Header } from '../broker/message.js'
+import { StompError } from '../errors.js'
+import { DELIVERY_HEADERS, messageHeadPrefix } from '../frame/encoder.js'
+import { EMPTY_BODY, getHeader, type Frame } from '../frame/frame.js'
+import type { Session } from './session.js'
+import { ClientSubscription } from './subscription.js'
+import { Transaction } from './transaction.js'
+
+const TEMP_QUEUE_PREFIX = '/temp-queue/'
+
+export class FrameHandlers {
+  private readonly session: Session
+
+  constructor(session: Session) {
+    this.session = session
+  }
+
+  handle(frame: Frame): void {
+    const session = this.session
+    const receipt = getHeader(frame, 'receipt')
+    if (!session.connected) {
+      if (frame.command === 'CONNECT' || frame.command === 'STOMP') return session.connect(frame)
+      return session.fail(new StompError('not-connected', `the first frame must be CONNECT, not ${frame.command}`), receipt)
+    }
+    switch (frame.command) {
+      case 'SEND': return this.send(frame, receipt)
+      case 'SUBSCRIBE': return this.subscribe(frame, receipt)
+      case 'UNSUBSCRIBE': return this.unsubscribe(frame, receipt)
+      case 'ACK': return this.ack(frame, receipt, true)
+      case 'NACK': return this.ack(frame, receipt, false)
+      case 'BEGIN': return this.begin(frame, receipt)
+      case 'COMMIT': return this.commit(frame, receipt)
+      case 'ABORT': return this.abort(frame, receipt)
+      case 'DISCONNECT': return session.receipt(receipt, undefined, true)
+      case 'CONNECT':
+      case 'STOMP':
+        return session.fail(new StompError('already-connected', 'this connection has already sent CONNECT'), receipt)
+      default:
+        return session.fail(new StompError('unknown-command', `${frame.command} is a frame a server sends, not a client`), receipt)
+    }
+  }
+
+  private send(frame: Frame, receipt: string | undefined): void {
+    const session = this.session
+    const destination = this.destination(frame, 'send', receipt)
+    if (destination === null) return
+    const message = this.toMessage(frame, receipt)
+    if (message === null) return
+    const txId = getHeader(frame, 'transaction')
+    if (txId !== undefined) {
+      const transaction = this.transaction(txId, receipt)
+      if (transaction === null) return
+      transaction.actions.push({ kind: 'send', destination, message })
+      return session.receipt(receipt)
+    }
+    const result = session.publish(destination, message)
+    if (receipt !== undefined) session.receipt(receipt, result)
+    else session.watchDurability(result)
+  }
+
+  /** The SEND frame as a broker message: the sender's headers minus the per-hop ones, the body copied. */
+  private toMessage(frame: Frame, receipt: string | undefined): Message | null {
+    const session = this.session
+    const headers: Header[] = []
+    let destination = ''
+    let persistent: boolean | undefined
+    let expires = 0
+    let sawExpires = false
+    let sawTtl = false
+    for (const header of frame.headers) {
+      const [name, value] = header
+      if (name === 'receipt' || name === 'transaction' || name === 'content-length' || DELIVERY_HEADERS.has(name)) continue
+      if (name === 'destination' && destination === '') destination = value
+      else if (name === 'persistent' && persistent === undefined) persistent = value === 'true'
+      else if ((name === 'expires' && !sawExpires) || (name === 'ttl' && !sawTtl)) {
+        const ms = parseMillis(value)
+        if (ms === null) {
+          session.fail(new StompError('invalid-header', `${name} must be a whole number of milliseconds, not ${JSON.stringify(value)}`), receipt)
+          return null
+        }
+        const at = name === 'ttl' ? Date.now() + ms : ms
+        // `expires:0` means never (ActiveMQ); with both headers the earlier time wins.
+        if (at > 0 && (expires === 0 || at < expires)) expires = at
+        if (name === 'ttl') sawTtl = true
+        else sawExpires = true
+      } else if (name === 'reply-to' && value.startsWith(TEMP_QUEUE_PREFIX)) {
+        headers.push(['reply-to', this.replyTo(value)])
+        continue
+      }
+      headers.push(header)
+    }
+    const body = frame.body.length === 0 ? EMPTY_BODY : Buffer.from(frame.body)
+    return new Message({ id: session.broker.ids.next(), destination, headers, body, persistent: persistent === true, expires })
+  }
+
+  /**
+   * `reply-to:/temp-queue/x` becomes a destination others can send to, and replies reach this
+   * connection on a subscription whose id is `/temp-queue/x` unless it subscribed to it itself
+   * (as RabbitMQ does).
+   */
+  private replyTo(tempQueue: string): string {
+    const session = this.session
+    const name = tempQueue.slice(TEMP_QUEUE_PREFIX.length)
+    let subscribed = false
+    for (const subscription of session.subscriptions.values()) {
+      if (subscription.destination === tempQueue) subscribed = true
+    }
+    if (!subscribed && !session.subscriptions.has(tempQueue)) {
+      const destination: Destination = { kind: 'temp-queue', name }
+      this.bind(new ClientSubscription(session, tempQueue, tempQueue, 'auto', 0, messageHeadPrefix(tempQueue, session.version), null), destination)
+    }
+    return session.broker.replyDestination(session, name)
+  }
+
+  private subscribe(frame: Frame, receipt: string | undefined): void {
+    const session = this.session
+    if (session.subscriptions.size >= session.context.options.maxSubscriptions) {
+      return session.fail(new StompError('too-many-subscriptions', `a connection may hold at most ${session.context.options.maxSubscriptions} subscriptions`), receipt)
+    }
+    const destinationHeader = this.required(frame, 'destination', receipt)
+    if (destinationHeader === undefined) return
+    // STOMP 1.0 makes `id` optional; then the destination names the subscription.
+    const id = getHeader(frame, 'id') ?? (session.version === '1.0' ? destinationHeader : this.required(frame, 'id', receipt))
+    if (id === undefined) return
+    if (session.subscriptions.has(id)) {
+      return session.fail(new StompError('duplicate-subscription', `subscription id ${JSON.stringify(id)} is already in use on this connection`), receipt)
+    }
+    const destination = this.destination(frame, 'subscribe', receipt)
+    if (destination === null) return
+    const ackMode = getHeader(frame, 'ack') ?? 'auto'
+    if (!ACK_MODES.includes(ackMode as AckMode)) {
+      return session.fail(new StompError('invalid-header', `ack must be auto, client or client-individual, not ${JSON.stringify(ackMode)}`), receipt)
+    }
+    const prefetchHeader = getHeader(frame, 'prefetch-count') ?? getHeader(frame, 'activemq.prefetchSize')
+    const prefetch = prefetchHeader === undefined ? 0 : parseCount(prefetchHeader)
+    if (prefetch === null) {
+      return session.fail(new StompError('invalid-header', `prefetch-count must be a whole number, not ${JSON.stringify(prefetchHeader)}`), receipt)
+    }
+    const subscription = new ClientSubscription(session, id, destinationHeader, ackMode as AckMode, prefetch,
+      messageHeadPrefix(id, session.version), null)
+    this.bind(subscription, destination)
+    session.receipt(receipt)
+  }
+
+  private bind(subscription: ClientSubscription, destination: Destination): void {
+    this.session.subscriptions.set(subscription.id, subscription)
+    subscription.binding = this.session.broker.subscribe(destination, subscription)
+  }
+
+  private unsubscribe(frame: Frame, receipt: string | undefined): void {
+    const session = this.session
+    const id = getHeader(frame, 'id') ?? (session.version === '1.0' ? getHeader(frame, 'destination') : undefined)
+    if (id === undefined) return session.fail(new StompError('missing-header', 'UNSUBSCRIBE needs an id header'), receipt)
+    const subscription = session.subscriptions.get(id)
+    if (subscription === undefined) {
+      return session.fail(new StompError('unknown-subscription', `there is no subscription ${JSON.stringify(id)} on this connection`), receipt)
+    }
+    session.dropSubscription(subscription)
+    session.receipt(receipt)
+  }
+
+  private ack(frame: Frame, receipt: string | undefined, isAck: boolean): void {
+    const session = this.session
+    // STOMP 1.2 acknowledges by the MESSAGE's `ack` header, sent back as `id`; 1.0 and 1.1 by message-id.
+    const key = this.required(frame, session.version === '1.2' ? 'id' : 'message-id', receipt)
+    if (key === undefined) return
+    const pending = session.acks.get(key)
+    if (pending === undefined) {
+      return session.fail(new StompError('unknown-ack', `${frame.command} of ${JSON.stringify(key)}, which is not a message awaiting acknowledgement on this connection`), receipt)
+    }
+    const txId = getHeader(frame, 'transaction')
+    if (txId !== undefined) {
+      const transaction = this.transaction(txId, receipt)
+      if (transaction === null) return
+      transaction.actions.push({ kind: isAck ? 'ack' : 'nack', ackId: key })
+      return session.receipt(receipt)
+    }
+    session.settle(pending, isAck)
+    session.receipt(receipt)
+  }
+
+  private begin(frame: Frame, receipt: string | undefined): void {
+    const session = this.session
+    const txId = this.required(frame, 'transaction', receipt)
+    if (txId === undefined) return
+    if (session.transactions.has(txId)) {
+      return session.fail(new StompError('duplicate-transaction', `transaction ${JSON.stringify(txId)} has already begun`), receipt)
+    }
+    session.transactions.set(txId, new Transaction(txId))
+    session.receipt(receipt)
+  }
+
+  private commit(frame: Frame, receipt: string | undefined): void {
+    const session = this.session
+    const txId = this.required(frame, 'transaction', receipt)
+    if (txId === undefined) return
+    const transaction = this.transaction(txId, receipt)
+    if (transaction === null) return
+    session.transactions.delete(txId)
+    const durable: Promise<void>[] = []
+    for (const action of transaction.actions) {
+      if (action.kind === 'send') {
+        const result = session.publish(action.destination, action.message)
+        if (result instanceof StompError) return session.fail(result, receipt)
+        if (result !== undefined) durable.push(result)
+      } else {
+        // A message acked in the transaction may have been settled since; then there is nothing left to do.
+        const pending = session.acks.get(action.ackId)
+        if (pending !== undefined) session.settle(pending, action.kind === 'ack')
+      }
+    }
+    const effect = durable.length === 0 ? undefined : Promise.all(durable).then(() => undefined)
+    if (receipt !== undefined) session.receipt(receipt, effect)
+    else session.watchDurability(effect)
+  }
+
+  private abort(frame: Frame, receipt: string | undefined): void {
+    const session = this.session
+    const txId = this.required(frame, 'transaction', receipt)
+    if (txId === undefined) return
+    if (this.transaction(txId, receipt) === null) return
+    session.transactions.delete(txId)
+    session.receipt(receipt)
+  }
+
+  // ---- helpers: each reports the error itself and returns undefined/null ----
+
+  private required(frame: Frame, name: string, receipt: string | undefined): string | undefined {
+    const value = getHeader(frame, name)
+    if (value === undefined) this.session.fail(new StompError('missing-header', `${frame.command} needs a ${name} header`), receipt)
+    return value
+  }
+
+  private destination(frame: Frame, use: 'send' | 'subscribe', receipt: string | undefined): Destination | null {
+    const value = this.required(frame, 'destination', receipt)
+    if (value === undefined) return null
+    const destination = parseDestination(value, use)
+    if (destination instanceof StompError) {
+      this.session.fail(destination, receipt)
+      return null
+    }
+    return destination
+  }
+
+  private transaction(txId: string, receipt: string | undefined): Transaction | null {
+    const transaction = this.session.transactions.get(txId)
+    if (transaction === undefined) {
+      this.session.fail(new StompError('unknown-transaction', `transaction ${JSON.stringify(txId)} was not begun on this connection`), receipt)
+      return null
+    }
+    return transaction
+  }
+}
+
+/** A non-negative whole number (a count), or null. */
+function parseCount(value: string): number | null {
+  return /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : null
+}
+
+/** Milliseconds: a non-negative whole number up to 2^53, or null. */
+function parseMillis(value: string): number | null {
+  if (!/^\d{1,16}$/.test(value.trim())) return null
+  const ms = Number(value.trim())
+  return Number.isSafeInteger(ms) ? ms : null
+}

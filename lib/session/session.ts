@@ -1,0 +1,468 @@
+// One STOMP session per connection: decodes frames, owns the protocol state (CONNECT,
+// version, heart-beats, subscriptions, unacked messages, transactions, receipts) and turns
+// every protocol violation into an ERROR frame and a close. Nothing here knows whether the
+// bytes came over WebSocket or TCP.
+import { randomBytes } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { Broker, PublishResult } from '../broker/broker.js'
+import type { Delivery } from '../broker/consumer.js'
+import type { Destination } from '../broker/destination.js'
+import type { Message } from '../broker/message.js'
+import { StompError, type ErrorCode } from '../errors.js'
+import { FrameDecoder, type DecoderLimits, type FrameSink } from '../frame/decoder.js'
+import { encodeFrame, encodeMessageHead, MessageTail } from '../frame/encoder.js'
+import { EMPTY_BODY, getHeader, type Command, type Frame, type Header, type StompVersion } from '../frame/frame.js'
+import type { CloseReason, Connection } from '../transport/connection.js'
+import type { Flusher } from './flusher.js'
+import type { HeartbeatMonitor } from './heartbeat.js'
+import { FrameHandlers } from './handlers.js'
+import { negotiateHeartBeat, negotiateVersion, SUPPORTED_VERSIONS_HEADER, type HeartBeat } from './negotiate.js'
+import { PendingAck, type ClientSubscription } from './subscription.js'
+import type { Transaction } from './transaction.js'
+
+export interface SessionOptions {
+  /** `server` header of CONNECTED, e.g. `stompd/0.1.0`. */
+  serverName: string
+  /** What the server offers: [can send every ms, wants to receive every ms]. */
+  heartBeat: readonly [number, number]
+  /** A client silent for longer than this many agreed intervals is closed. */
+  heartbeatGrace: number
+  /** ms a connection may take to send CONNECT. */
+  connectTimeout: number
+  maxSubscriptions: number
+  /** Outbound bytes buffered for a connection before the broker stops writing to it. */
+  highWaterMark: number
+  /** ms between transport keep-alives (WebSocket pings); 0 = none. */
+  keepAliveInterval: number
+  decoderLimits: DecoderLimits
+}
+
+/** What all sessions of one server share. */
+export interface SessionContext {
+  readonly broker: Broker
+  readonly heartbeats: HeartbeatMonitor
+  readonly flusher: Flusher
+  readonly options: SessionOptions
+  readonly logger: Logger
+  readonly sessions: Set<Session>
+  readonly stats: SessionStats
+}
+
+export interface SessionStats {
+  connections: number
+  delivered: number
+  slowConsumers: number
+  closed: Partial<Record<CloseReason, number>>
+}
+
+const enum State { Connecting, Connected, Closing, Closed }
+
+const HEARTBEAT_EOL = Buffer.from('\n')
+const CLOSE_REASONS: Partial<Record<ErrorCode, CloseReason>> = {
+  'heartbeat-timeout': 'heartbeat-timeout',
+  'connect-timeout': 'connect-timeout',
+  'slow-consumer': 'slow-consumer',
+  'server-shutdown': 'shutdown',
+}
+
+interface PendingReceipt {
+  id: string | undefined
+  done: boolean
+  closeAfter: boolean
+}
+
+export class Session implements FrameSink {
+  readonly id = randomBytes(9).toString('base64url')
+  readonly connection: Connection
+  readonly context: SessionContext
+  readonly broker: Broker
+  version: StompVersion = '1.2'
+  readonly subscriptions = new Map<string, ClientSubscription>()
+  /** Unacked deliveries by ack key: the `ack` header's value in 1.2, the message-id before. */
+  readonly acks = new Map<string, PendingAck>()
+  readonly transactions = new Map<string, Transaction>()
+
+  private state = State.Connecting
+  private readonly decoder: FrameDecoder
+  private readonly handlers: FrameHandlers
+  private readonly logger: Logger
+  private heartBeat: HeartBeat = { send: 0, receive: 0 }
+  private readonly connectDeadline: number
+  private ackCounter = 0
+
+  // Outbound: frames of this turn, written together by the flusher.
+  private outParts: Buffer[] = []
+  private outBytes = 0
+  private outText = true
+  private flushScheduled = false
+  /** The connection said its buffer is past the high-water mark; cleared on drain. */
+  private blocked = false
+  /** A consumer was turned away because of the outbound buffer: resume them when it empties. */
+  private starved = false
+
+  // Liveness, noted cheaply per chunk and turned into times on each heart-beat tick.
+  private receivedSinceCheck = false
+  private sentSinceCheck = false
+  private lastReceived = Date.now()
+  private lastSent = Date.now()
+  private lastKeepAlive = Date.now()
+
+  private readonly receipts: PendingReceipt[] = []
+
+  constructor(connection: Connection, context: SessionContext) {
+    this.connection = connection
+    this.context = context
+    this.broker = context.broker
+    this.logger = context.logger.child({ session: this.id })
+    this.decoder = new FrameDecoder(this, context.options.decoderLimits)
+    this.handlers = new FrameHandlers(this)
+    this.connectDeadline = Date.now() + context.options.connectTimeout
+    context.sessions.add(this)
+    context.stats.connections++
+    context.heartbeats.watch(this, context.options.connectTimeout)
+    connection.onData((chunk) => this.onData(chunk))
+    connection.onDrain(() => this.onDrain())
+    connection.onClose((reason) => this.onClosed(reason))
+    this.logger.debug({ remote: connection.remote, transport: connection.transport }, 'connection opened')
+  }
+
+  get connected(): boolean {
+    return this.state === State.Connected
+  }
+
+  /** The connection can take more bytes now. */
+  get writable(): boolean {
+    if (this.state !== State.Connected || this.blocked) return false
+    if (this.outBytes >= this.context.options.highWaterMark) {
+      this.starved = true
+      return false
+    }
+    return true
+  }
+
+  // ---- inbound ----
+
+  private onData(chunk: Buffer): void {
+    this.receivedSinceCheck = true
+    if (chunk.length === 0 || this.state >= State.Closing) return
+    try {
+      this.decoder.push(chunk)
+    } catch (err) {
+      this.internalError(err)
+    }
+  }
+
+  onFrame(frame: Frame): void {
+    if (this.state >= State.Closing) return
+    this.handlers.handle(frame)
+  }
+
+  onHeartbeat(): void {
+    // Liveness was noted when the bytes arrived.
+  }
+
+  onError(error: StompError): void {
+    this.fail(error)
+  }
+
+  // ---- CONNECT ----
+
+  /** Answers CONNECT/STOMP: negotiates version and heart-beats, then CONNECTED. */
+  connect(frame: Frame): void {
+    const version = negotiateVersion(getHeader(frame, 'accept-version'))
+    if (version === null) {
+      return this.fail(new StompError('unsupported-version', `this server speaks STOMP ${SUPPORTED_VERSIONS_HEADER}; the client offered ${getHeader(frame, 'accept-version')}`),
+        undefined, [['version', SUPPORTED_VERSIONS_HEADER]])
+    }
+    this.version = version
+    this.decoder.version = version
+    const headers: Header[] = [['version', version], ['server', this.context.options.serverName], ['session', this.id]]
+    if (version !== '1.0') {
+      const heartBeat = negotiateHeartBeat(getHeader(frame, 'heart-beat'), this.context.options.heartBeat)
+      if (heartBeat instanceof StompError) return this.fail(heartBeat)
+      this.heartBeat = heartBeat
+      headers.push(['heart-beat', `${heartBeat.send},${heartBeat.receive}`])
+    }
+    this.state = State.Connected
+    const now = Date.now()
+    this.lastReceived = now
+    this.lastSent = now
+    const intervals = [this.heartBeat.send, this.heartBeat.receive, this.context.options.keepAliveInterval].filter((ms) => ms > 0)
+    if (intervals.length > 0) this.context.heartbeats.watch(this, Math.min(...intervals))
+    this.sendFrame('CONNECTED', headers)
+    this.logger.info({ remote: this.connection.remote, transport: this.connection.transport, version, login: getHeader(frame, 'login') }, 'session connected')
+  }
+
+  // ---- outbound ----
+
+  sendFrame(command: Command, headers: readonly Header[], body: Buffer = EMPTY_BODY, text = true): void {
+    this.queueParts(encodeFrame(command, headers, body, this.version), undefined, text)
+  }
+
+  deliverMessage(subscription: ClientSubscription, message: Message, redelivered: boolean, delivery: Delivery | null): void {
+    let tail = message.encoded as MessageTail | undefined
+    if (tail === undefined) {
+      tail = new MessageTail(message.headers, message.body)
+      message.encoded = tail
+    }
+    let ack: string | undefined
+    if (delivery !== null) {
+      // 1.2 clients ACK by the `ack` header; 1.0 and 1.1 clients by message-id.
+      const key = this.version === '1.2' ? (++this.ackCounter).toString(36) : message.id
+      const pending = new PendingAck(key, subscription, delivery)
+      this.acks.set(key, pending)
+      subscription.pending.set(key, pending)
+      if (this.version === '1.2') ack = key
+    }
+    this.context.stats.delivered++
+    this.queueParts(encodeMessageHead(subscription.headPrefix, message.id, ack, redelivered), tail.encode(this.version), tail.isText)
+  }
+
+  private queueParts(first: Buffer, second: Buffer | undefined, text: boolean): void {
+    if (this.state === State.Closed) return
+    this.outParts.push(first)
+    this.outBytes += first.length
+    if (second !== undefined) {
+      this.outParts.push(second)
+      this.outBytes += second.length
+    }
+    if (!text) this.outText = false
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      this.context.flusher.schedule(this)
+    }
+  }
+
+  /**
+   * Writes what this turn queued. While the connection keeps accepting and consumers were
+   * turned away only because the outbox was full, let them refill it and write again: the
+   * socket, not the outbox size, decides how much goes out per turn.
+   */
+  flush(): void {
+    try {
+      this.writeOut()
+    } catch (err) {
+      this.flushScheduled = false
+      this.internalError(err)
+    }
+  }
+
+  private writeOut(): void {
+    // Deliveries made while refilling below must not schedule another flush.
+    this.flushScheduled = true
+    while (this.outParts.length > 0 && this.state !== State.Closed) {
+      const parts = this.outParts
+      const text = this.outText
+      this.outParts = []
+      this.outBytes = 0
+      this.outText = true
+      this.sentSinceCheck = true
+      if (!this.connection.write(parts, text)) {
+        this.blocked = true
+        break
+      }
+      if (!this.starved || this.state !== State.Connected) break
+      this.resumeConsumers()
+    }
+    this.flushScheduled = false
+  }
+
+  private onDrain(): void {
+    this.blocked = false
+    try {
+      this.resumeConsumers()
+    } catch (err) {
+      this.internalError(err)
+    }
+  }
+
+  private resumeConsumers(): void {
+    this.starved = false
+    for (const subscription of this.subscriptions.values()) {
+      if (!this.writable) return
+      subscription.binding?.resume()
+    }
+  }
+
+  // ---- receipts ----
+
+  /** Sends RECEIPT `id` once `effect` (if any) is done, keeping receipts in frame order. */
+  receipt(id: string | undefined, effect: PublishResult = undefined, closeAfter = false): void {
+    if (effect instanceof StompError) return this.fail(effect, id)
+    if (id === undefined && effect === undefined && !closeAfter) return
+    if (effect === undefined && this.receipts.length === 0) {
+      if (id !== undefined) this.sendFrame('RECEIPT', [['receipt-id', id]])
+      if (closeAfter) this.close('client-disconnect')
+      return
+    }
+    const entry: PendingReceipt = { id, done: effect === undefined, closeAfter }
+    this.receipts.push(entry)
+    if (effect !== undefined) {
+      effect.then(() => {
+        entry.done = true
+        this.flushReceipts()
+      }, (err: unknown) => this.storeFailed(err, id))
+    } else {
+      this.flushReceipts()
+    }
+  }
+
+  /** Durability that nobody waits for a receipt on still has to be reported if it fails. */
+  watchDurability(effect: PublishResult): boolean {
+    if (effect instanceof StompError) {
+      this.fail(effect)
+      return false
+    }
+    if (effect !== undefined) effect.catch((err: unknown) => this.storeFailed(err, undefined))
+    return true
+  }
+
+  private flushReceipts(): void {
+    while (this.receipts.length > 0 && this.receipts[0]!.done && this.state < State.Closing) {
+      const entry = this.receipts.shift()!
+      if (entry.id !== undefined) this.sendFrame('RECEIPT', [['receipt-id', entry.id]])
+      if (entry.closeAfter) this.close('client-disconnect')
+    }
+  }
+
+  // ---- acks ----
+
+  /** ACK or NACK of a pending delivery; cumulative in `client` mode. */
+  settle(pending: PendingAck, ack: boolean): void {
+    const subscription = pending.subscription
+    if (subscription.ackMode === 'client') {
+      for (const entry of subscription.pending.values()) {
+        this.settleOne(entry, ack)
+        if (entry === pending) break
+      }
+    } else {
+      this.settleOne(pending, ack)
+    }
+    if (this.writable) subscription.binding?.resume()
+  }
+
+  private settleOne(pending: PendingAck, ack: boolean): void {
+    this.acks.delete(pending.key)
+    pending.subscription.pending.delete(pending.key)
+    if (ack) pending.delivery.ack()
+    else pending.delivery.requeue()
+  }
+
+  /** Unsubscribes: stops deliveries, then returns unacked messages for redelivery. */
+  dropSubscription(subscription: ClientSubscription): void {
+    this.subscriptions.delete(subscription.id)
+    subscription.binding?.cancel()
+    this.returnUnacked(subscription)
+  }
+
+  private returnUnacked(subscription: ClientSubscription): void {
+    for (const pending of subscription.pending.values()) this.settleOne(pending, false)
+  }
+
+  // ---- errors and closing ----
+
+  /** Sends ERROR (with `receipt-id` when the bad frame asked for a receipt) and closes. */
+  fail(error: StompError, receiptId?: string, extraHeaders: readonly Header[] = []): void {
+    if (this.state >= State.Closing) return
+    const headers: Header[] = [['message', error.message]]
+    if (receiptId !== undefined) headers.push(['receipt-id', receiptId])
+    headers.push(...extraHeaders, ['content-type', 'text/plain'])
+    this.sendFrame('ERROR', headers, Buffer.from(error.detail, 'utf8'))
+    const reason = CLOSE_REASONS[error.code] ?? 'protocol-error'
+    this.logger.info({ code: error.code, reason }, 'session error')
+    this.close(reason)
+  }
+
+  slowConsumer(subscription: ClientSubscription): void {
+    this.context.stats.slowConsumers++
+    this.fail(new StompError('slow-consumer', `subscription ${JSON.stringify(subscription.id)} fell more than the allowed backlog behind`))
+  }
+
+  private storeFailed(err: unknown, receiptId: string | undefined): void {
+    this.logger.error({ err }, 'store failed to make a message durable')
+    this.fail(new StompError('store-unavailable', 'the message could not be stored; it was not accepted'), receiptId)
+  }
+
+  private internalError(err: unknown): void {
+    this.logger.error({ err }, 'internal error while handling input')
+    this.fail(new StompError('internal-error', 'the server failed to process a frame'))
+  }
+
+  /** Flushes what is queued and closes; the broker lets go of this session at once. */
+  close(reason: CloseReason): void {
+    if (this.state >= State.Closing) return
+    this.state = State.Closing
+    this.decoder.stop()
+    this.release()
+    this.flush()
+    this.connection.close(reason)
+  }
+
+  private onClosed(reason: CloseReason): void {
+    if (this.state === State.Closed) return
+    this.state = State.Closed
+    this.decoder.stop()
+    this.release()
+    this.context.heartbeats.unwatch(this)
+    this.context.sessions.delete(this)
+    this.context.stats.closed[reason] = (this.context.stats.closed[reason] ?? 0) + 1
+    this.outParts = []
+    this.logger.info({ reason }, 'connection closed')
+  }
+
+  /** Cancels subscriptions, returns unacked messages, aborts transactions, drops temp queues. */
+  private release(): void {
+    const subscriptions = [...this.subscriptions.values()]
+    this.subscriptions.clear()
+    // Cancel every binding first, so returned messages cannot come back to this session.
+    for (const subscription of subscriptions) subscription.binding?.cancel()
+    for (const subscription of subscriptions) this.returnUnacked(subscription)
+    this.acks.clear()
+    this.transactions.clear()
+    this.receipts.length = 0
+    this.broker.sessionClosed(this)
+  }
+
+  // ---- timers ----
+
+  checkTimers(now: number): void {
+    try {
+      this.checkDeadlines(now)
+    } catch (err) {
+      this.internalError(err)
+    }
+  }
+
+  private checkDeadlines(now: number): void {
+    if (this.state === State.Connecting) {
+      if (now >= this.connectDeadline) this.fail(new StompError('connect-timeout', `no CONNECT frame within ${this.context.options.connectTimeout} ms`))
+      return
+    }
+    if (this.state !== State.Connected) return
+    if (this.receivedSinceCheck) {
+      this.lastReceived = now
+      this.receivedSinceCheck = false
+    }
+    if (this.sentSinceCheck) {
+      this.lastSent = now
+      this.sentSinceCheck = false
+    }
+    const { receive, send } = this.heartBeat
+    const { heartbeatGrace, keepAliveInterval } = this.context.options
+    if (receive > 0 && now - this.lastReceived > receive * heartbeatGrace) {
+      return this.fail(new StompError('heartbeat-timeout', `nothing received for ${now - this.lastReceived} ms; the agreed heart-beat is ${receive} ms`))
+    }
+    if (send > 0 && now - this.lastSent >= send - this.context.heartbeats.granularity) {
+      this.queueParts(HEARTBEAT_EOL, undefined, true)
+      this.lastSent = now
+    }
+    if (keepAliveInterval > 0 && now - this.lastKeepAlive >= keepAliveInterval) {
+      this.connection.keepAlive()
+      this.lastKeepAlive = now
+    }
+  }
+
+  publish(destination: Destination, message: Message): PublishResult {
+    return this.broker.publish(destination, message, this)
+  }
+}

@@ -1,0 +1,65 @@
+// One SUBSCRIBE: the broker's Consumer for it, its ack mode and prefetch, and the
+// deliveries it has not acked yet (in delivery order, for cumulative `client` acks).
+import type { AckMode, Binding, Consumer, Delivery } from '../broker/consumer.js'
+import type { Message } from '../broker/message.js'
+
+/** A delivery waiting for ACK or NACK. */
+export class PendingAck {
+  readonly key: string
+  readonly subscription: ClientSubscription
+  readonly delivery: Delivery
+
+  constructor(key: string, subscription: ClientSubscription, delivery: Delivery) {
+    this.key = key
+    this.subscription = subscription
+    this.delivery = delivery
+  }
+}
+
+/** What a subscription needs from its session. */
+export interface SubscriptionOwner {
+  readonly id: string
+  /** The connection can take more bytes now. */
+  readonly writable: boolean
+  deliverMessage(subscription: ClientSubscription, message: Message, redelivered: boolean, delivery: Delivery | null): void
+  slowConsumer(subscription: ClientSubscription): void
+}
+
+export class ClientSubscription implements Consumer {
+  readonly session: SubscriptionOwner
+  readonly id: string
+  /** The destination header as the client wrote it. */
+  readonly destination: string
+  readonly ackMode: AckMode
+  /** Most unacked messages at once; 0 = no limit. */
+  readonly prefetch: number
+  /** `MESSAGE`, `subscription` and the `message-id` name, encoded once for this subscriber's version. */
+  readonly headPrefix: string
+  readonly filter: ((message: Message) => boolean) | null
+  /** Unacked deliveries by ack key, in delivery order. */
+  readonly pending = new Map<string, PendingAck>()
+  binding: Binding | null = null
+
+  constructor(session: SubscriptionOwner, id: string, destination: string, ackMode: AckMode, prefetch: number,
+    headPrefix: string, filter: ((message: Message) => boolean) | null) {
+    this.session = session
+    this.id = id
+    this.destination = destination
+    this.ackMode = ackMode
+    this.prefetch = prefetch
+    this.headPrefix = headPrefix
+    this.filter = filter
+  }
+
+  get ready(): boolean {
+    return this.session.writable && (this.prefetch === 0 || this.pending.size < this.prefetch)
+  }
+
+  deliver(message: Message, redelivered: boolean, delivery: Delivery | null): void {
+    this.session.deliverMessage(this, message, redelivered, delivery)
+  }
+
+  overflow(): void {
+    this.session.slowConsumer(this)
+  }
+}

@@ -1,0 +1,39 @@
+// The one interface between a transport (WebSocket, TCP) and the session above it:
+// bytes in, bytes out, a backpressure signal and a close reason. Nothing STOMP-specific.
+
+export type CloseReason =
+  | 'client-left'        // the peer closed or the socket failed
+  | 'client-disconnect'  // DISCONNECT, answered
+  | 'protocol-error'     // an ERROR frame was sent
+  | 'heartbeat-timeout'
+  | 'connect-timeout'
+  | 'slow-consumer'
+  | 'shutdown'
+
+export type TransportKind = 'ws' | 'tcp'
+
+export interface Connection {
+  readonly transport: TransportKind
+  /** `host:port` of the peer, for logs. */
+  readonly remote: string
+  /** Outbound bytes not yet handed to the kernel. */
+  readonly bufferedBytes: number
+  /**
+   * Writes `parts` as one unit (one WebSocket message; one writev on TCP). Returns false
+   * once the outbound buffer is past the high-water mark; `onDrain` fires when it is not.
+   * `text` says the bytes are valid UTF-8 (a WebSocket sends them as a text message).
+   */
+  write(parts: readonly Buffer[], text: boolean): boolean
+  /** Inbound bytes. A zero-length chunk means the peer is alive without sending bytes (a WebSocket pong). */
+  onData(listener: (chunk: Buffer) => void): void
+  onDrain(listener: () => void): void
+  /** Called once, when the connection is gone. */
+  onClose(listener: (reason: CloseReason) => void): void
+  /** Inbound flow control: stop reading while the session has too much outstanding. */
+  pause(): void
+  resume(): void
+  /** Transport-level keep-alive for idle proxies (a WebSocket ping); a no-op on TCP. */
+  keepAlive(): void
+  /** Flushes what was written, then closes. */
+  close(reason: CloseReason): void
+}

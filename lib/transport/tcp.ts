@@ -1,0 +1,100 @@
+// STOMP over plain TCP: a net.Server whose sockets become Connections.
+import net from 'node:net'
+import type { CloseReason, Connection } from './connection.js'
+
+export interface TcpOptions {
+  /** Outbound bytes buffered per socket before write() reports backpressure. */
+  highWaterMark: number
+  /** ms to wait for the peer after we end a connection before destroying it. */
+  closeTimeout: number
+}
+
+
+export class TcpConnection implements Connection {
+  readonly transport = 'tcp' as const
+  readonly remote: string
+  private readonly socket: net.Socket
+  private readonly options: TcpOptions
+  private closeReason: CloseReason | null = null
+  private closeListener: ((reason: CloseReason) => void) | null = null
+
+  constructor(socket: net.Socket, options: TcpOptions) {
+    this.socket = socket
+    this.options = options
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`
+    // We coalesce frames per event-loop turn ourselves; Nagle would only add latency.
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 60_000)
+    socket.on('error', () => {
+      // ECONNRESET and friends: the 'close' event that follows reports it.
+    })
+    socket.on('close', () => {
+      const listener = this.closeListener
+      this.closeListener = null
+      listener?.(this.closeReason ?? 'client-left')
+    })
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength
+  }
+
+  write(parts: readonly Buffer[], _text: boolean): boolean {
+    const socket = this.socket
+    if (socket.destroyed || socket.writableEnded) return false
+    if (parts.length === 1) {
+      socket.write(parts[0]!)
+    } else {
+      // One writev for the whole batch, without copying the parts together.
+      socket.cork()
+      for (let i = 0; i < parts.length; i++) socket.write(parts[i]!)
+      socket.uncork()
+    }
+    // Not write()'s return value: corked writes report backpressure before the kernel has had
+    // a chance to take them. What counts is what is still buffered once it has.
+    return socket.writableLength < this.options.highWaterMark
+  }
+
+  onData(listener: (chunk: Buffer) => void): void {
+    this.socket.on('data', listener)
+  }
+
+  onDrain(listener: () => void): void {
+    this.socket.on('drain', listener)
+  }
+
+  onClose(listener: (reason: CloseReason) => void): void {
+    this.closeListener = listener
+  }
+
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
+  keepAlive(): void {
+    // TCP keep-alive is on at the socket level; STOMP heart-beats do the rest.
+  }
+
+  close(reason: CloseReason): void {
+    if (this.closeReason !== null) return
+    this.closeReason = reason
+    const socket = this.socket
+    socket.end()
+    // A peer that never reads would keep the socket half-open forever.
+    const timer = setTimeout(() => socket.destroy(), this.options.closeTimeout)
+    timer.unref()
+    socket.once('close', () => clearTimeout(timer))
+  }
+}
+
+export function createTcpServer(options: TcpOptions, onConnection: (connection: Connection) => void): net.Server {
+  const server = net.createServer({ highWaterMark: options.highWaterMark, noDelay: true }, (socket) => {
+    onConnection(new TcpConnection(socket, options))
+  })
+  return server
+}
+

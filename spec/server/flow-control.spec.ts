@@ -1,0 +1,150 @@
+// Flow control: a consumer that reads nothing never makes the broker hold unbounded memory.
+import net from 'node:net'
+import t from 'tap'
+import { encodeFrame } from '../../lib/frame/encoder.js'
+import { errorMessage } from '../../lib/errors.js'
+import { getHeader } from '../../lib/frame/frame.js'
+import { RawClient, splitAddress } from '../helpers/raw.js'
+import { startServer, type Teardown } from '../helpers/server.js'
+import { currentRss, peakRss, startBrokerProcess } from '../helpers/child.js'
+
+const MESSAGES = 100_000
+const BODY = Buffer.alloc(2048, 0x61)
+
+/** A subscriber over raw TCP that stops reading right after subscribing. */
+async function stalledSubscriber(address: string, destination: string): Promise<net.Socket> {
+  const [host, port] = splitAddress(address)
+  const socket = net.connect({ host, port })
+  await new Promise<void>((resolve) => socket.once('connect', resolve))
+  socket.on('error', () => {})
+  socket.write(encodeFrame('CONNECT', [['accept-version', '1.2']], Buffer.alloc(0), '1.2'))
+  socket.write(encodeFrame('SUBSCRIBE', [['id', '1'], ['destination', destination], ['receipt', 'r']], Buffer.alloc(0), '1.2'))
+  await new Promise<void>((resolve) => {
+    let seen = ''
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString('latin1')
+      if (seen.includes('receipt-id:r')) {
+        socket.off('data', onData)
+        resolve()
+      }
+    }
+    socket.on('data', onData)
+  })
+  socket.pause()
+  return socket
+}
+
+/**
+ * Sends `count` messages the way a well-behaved producer does: in batches of 100 per write,
+ * asking for a receipt every 1,000 and waiting for it before going on.
+ */
+async function flood(producer: RawClient, destination: string, count: number): Promise<void> {
+  const frame = encodeFrame('SEND', [['destination', destination]], BODY, '1.2')
+  const batch = Buffer.concat(Array.from({ length: 100 }, () => frame))
+  for (let sent = 0; sent < count; sent += 100) {
+    producer.send(batch)
+    if ((sent + 100) % 1000 === 0) {
+      const id = `r${sent}`
+      producer.frame('SEND', [['destination', '/queue/flood-receipts'], ['receipt', id]])
+      await producer.until(() => producer.frames.some((f) => getHeader(f, 'receipt-id') === id), 30_000)
+    }
+  }
+}
+
+/** A subscriber that keeps reading and only counts the MESSAGE frames it gets. */
+async function countingSubscriber(t: Teardown, address: string, destination: string): Promise<{ count: () => number }> {
+  const client = await RawClient.tcp(t, address, { keepFrames: false })
+  await client.connect()
+  client.frame('SUBSCRIBE', [['id', 'w'], ['destination', destination], ['receipt', 'w']])
+  await client.next()
+  return { count: () => client.received }
+}
+
+t.test('a topic subscriber that reads nothing is dropped as a slow consumer, and the broker\'s memory stays bounded', async (t) => {
+  // A separate process, so the figure is the broker's own memory and nothing of the test's.
+  const broker = await startBrokerProcess(t, ['--store', 'memory', '--slow-consumer-backlog', '5000', '--high-water-mark', String(256 * 1024)])
+  const stalled = await stalledSubscriber(broker.tcp, '/topic/firehose')
+  const watcher = await countingSubscriber(t, broker.tcp, '/topic/firehose')
+  const producer = await RawClient.tcp(t, broker.tcp)
+  await producer.connect()
+
+  // Once the broker gives up on the stalled subscriber, it reads again, to see why.
+  const httpBase = broker.ws.replace(/^ws:/, 'http:').replace(/\/ws$/, '')
+  const dropped = new Promise<string>((resolve) => {
+    let tail = ''
+    stalled.on('data', (chunk: Buffer) => { tail = (tail + chunk.toString('latin1')).slice(-4096) })
+    stalled.once('close', () => resolve(tail))
+  })
+  const poll = setInterval(() => {
+    void fetch(`${httpBase}/metrics`).then((r) => r.text()).then((metrics) => {
+      if (/^stompd_slow_consumers_total 1$/m.test(metrics)) {
+        clearInterval(poll)
+        stalled.resume()
+      }
+    }, () => {})
+  }, 50)
+  t.teardown(() => clearInterval(poll))
+
+  const before = currentRss(broker.child.pid!)
+  await flood(producer, '/topic/firehose', MESSAGES)
+  const growth = peakRss(broker.child.pid!) - before
+  // Holding every message for the stalled subscriber would take 200 MB of bodies alone.
+  t.ok(growth < 96 * 1024 * 1024, `broker peak RSS grew by ${(growth / 1048576).toFixed(1)} MB while ${MESSAGES} messages of 2 KiB went by`)
+
+  await new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 30_000
+    const poll = setInterval(() => {
+      if (watcher.count() >= MESSAGES) resolve()
+      else if (Date.now() > deadline) reject(new Error(`the reading subscriber got ${watcher.count()} of ${MESSAGES}`))
+      else return
+      clearInterval(poll)
+    }, 20)
+  })
+  t.equal(watcher.count(), MESSAGES, 'a subscriber that keeps reading gets every message')
+
+  const tail = await dropped
+  t.match(tail, `ERROR\nmessage:${errorMessage('slow-consumer')}`, 'it was told why, then disconnected')
+})
+
+t.test('a queue consumer that reads nothing stops receiving; messages wait in the queue and all arrive, in order, once it reads again', async (t) => {
+  const highWaterMark = 256 * 1024
+  const { server, addresses } = await startServer(t, { highWaterMark })
+  const stalled = await stalledSubscriber(addresses.tcp!, '/queue/backlog')
+  const producer = await RawClient.tcp(t, addresses.tcp!)
+  await producer.connect()
+  const count = 20_000
+  const sent: number[] = []
+  for (let i = 0; i < count; i++) {
+    producer.frame('SEND', [['destination', '/queue/backlog'], ['n', String(i)]], BODY)
+    sent.push(i)
+    if (i % 2000 === 0) await new Promise((resolve) => setImmediate(resolve))
+  }
+  producer.frame('SEND', [['destination', '/queue/other'], ['receipt', 'done']])
+  await producer.until(() => producer.frames.some((f) => getHeader(f, 'receipt-id') === 'done'), 30_000)
+
+  const session = [...server.sessions].find((s) => s.subscriptions.size === 1 && s.subscriptions.has('1'))!
+  // At most one turn's batch past the mark: the broker stopped writing when the socket said so.
+  t.ok(session.connection.bufferedBytes <= 2 * highWaterMark + 64 * 1024, `the broker buffers ${session.connection.bufferedBytes} bytes for the stalled consumer`)
+  const queue = server.broker.queue('backlog')
+  t.ok(queue.depth > count / 2, `${queue.depth} messages wait in the queue`)
+
+  // Read everything back, in order.
+  let buffered = Buffer.alloc(0)
+  const received: number[] = []
+  await new Promise<void>((resolve) => {
+    stalled.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk])
+      let at: number
+      while ((at = buffered.indexOf(0)) >= 0) {
+        const frame = buffered.subarray(0, at).toString('latin1')
+        const n = /\nn:(\d+)\n/.exec(frame)
+        if (n !== null) received.push(Number(n[1]))
+        buffered = buffered.subarray(at + 1)
+      }
+      if (received.length === count) resolve()
+    })
+    stalled.resume()
+  })
+  t.same(received, sent, 'every message, in send order')
+  stalled.destroy()
+})
