@@ -69,6 +69,20 @@ export class Fifo<T> {
     return item
   }
 
+  /** Removes and returns the item at `index` (0 = head), closing the gap. */
+  removeAt(index: number): T | undefined {
+    if (index < 0 || index >= this.count) return undefined
+    if (index === 0) return this.shift()
+    const mask = this.items.length - 1
+    const item = this.items[(this.head + index) & mask]
+    for (let i = index; i < this.count - 1; i++) {
+      this.items[(this.head + i) & mask] = this.items[(this.head + i + 1) & mask]
+    }
+    this.items[(this.head + this.count - 1) & mask] = undefined
+    this.count--
+    return item
+  }
+
   /** Removes every item for which `drop` returns true, keeping order; returns how many went. */
   removeWhere(drop: (item: T) => boolean): number {
     const kept: T[] = []

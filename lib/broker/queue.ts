@@ -47,6 +47,9 @@ class QueueEntry implements Delivery {
 
 const bySeq = (entry: QueueEntry): number => entry.seq
 
+/** Messages looked at behind a head that no consumer's selector takes, per dispatch. */
+const SELECTOR_SCAN_LIMIT = 1000
+
 export class Queue {
   /** The destination clients use, e.g. `/queue/orders`. */
   readonly destination: string
@@ -91,7 +94,7 @@ export class Queue {
       }
       const oldest = this.waiting.shift()
       if (oldest === undefined) break
-      this.waitingBytes -= oldest.message.body.length
+      this.drop(oldest)
     }
     this.waiting.push(new QueueEntry(this, message, ++this.seq, deliveries))
     this.waitingBytes += size
@@ -169,25 +172,68 @@ export class Queue {
       if (message.expires !== 0) {
         if (now === 0) now = Date.now()
         if (message.isExpired(now)) {
-          waiting.shift()
-          this.waitingBytes -= message.body.length
+          this.drop(waiting.shift()!)
           continue
         }
       }
       const consumer = this.pickConsumer(message)
-      if (consumer === null) return
-      waiting.shift()
-      this.waitingBytes -= message.body.length
-      entry.deliveries++
-      const redelivered = entry.deliveries > 1
-      if (consumer.ackMode === 'auto') {
-        consumer.deliver(message, redelivered, null)
-      } else {
-        entry.consumer = consumer
-        this.inFlightCount++
-        consumer.deliver(message, redelivered, entry)
+      if (consumer === null) {
+        // The head waits for a consumer whose selector takes it; those behind it need not.
+        if (this.hasReadyConsumer()) this.dispatchBehindHead()
+        return
       }
+      this.deliver(waiting.shift()!, consumer)
     }
+  }
+
+  /**
+   * Looks behind a head message that no ready consumer's filter takes, for messages one does
+   * (as ActiveMQ does for selectors). Bounded, so a queue full of unwanted messages costs a
+   * fixed amount of work per dispatch.
+   */
+  private dispatchBehindHead(): void {
+    const waiting = this.waiting
+    const now = Date.now()
+    let index = 1
+    let scanned = 0
+    while (index < waiting.length && scanned < SELECTOR_SCAN_LIMIT && this.hasReadyConsumer()) {
+      scanned++
+      const entry = waiting.at(index)!
+      if (entry.message.isExpired(now)) {
+        this.drop(waiting.removeAt(index)!)
+        continue
+      }
+      const consumer = this.pickConsumer(entry.message)
+      if (consumer === null) {
+        index++
+        continue
+      }
+      this.deliver(waiting.removeAt(index)!, consumer)
+    }
+  }
+
+  private deliver(entry: QueueEntry, consumer: Consumer): void {
+    const message = entry.message
+    this.waitingBytes -= message.body.length
+    entry.deliveries++
+    const redelivered = entry.deliveries > 1
+    if (consumer.ackMode === 'auto') {
+      consumer.deliver(message, redelivered, null)
+    } else {
+      entry.consumer = consumer
+      this.inFlightCount++
+      consumer.deliver(message, redelivered, entry)
+    }
+  }
+
+  /** A waiting message leaves without being delivered (expired, or dropped for room). */
+  private drop(entry: QueueEntry): void {
+    this.waitingBytes -= entry.message.body.length
+  }
+
+  private hasReadyConsumer(): boolean {
+    for (const consumer of this.consumers) if (consumer.ready) return true
+    return false
   }
 
   /** The next ready consumer after the last one served whose filter takes the message. */

@@ -7,7 +7,7 @@ import { StompError } from '../errors.js'
 import { DELIVERY_HEADERS, messageHeadPrefix } from '../frame/encoder.js'
 import { EMPTY_BODY, getHeader, type Frame } from '../frame/frame.js'
 import type { Session } from './session.js'
-import { ClientSubscription } from './subscription.js'
+import { ClientSubscription, legacyAckKey, type PendingAck } from './subscription.js'
 import { Transaction } from './transaction.js'
 
 const TEMP_QUEUE_PREFIX = '/temp-queue/'
@@ -82,8 +82,8 @@ export class FrameHandlers {
           session.fail(new StompError('invalid-header', `${name} must be a whole number of milliseconds, not ${JSON.stringify(value)}`), receipt)
           return null
         }
-        const at = name === 'ttl' ? Date.now() + ms : ms
-        // `expires:0` means never (ActiveMQ); with both headers the earlier time wins.
+        // `expires:0` and `ttl:0` mean never (as in ActiveMQ and JMS); with both headers the earlier time wins.
+        const at = ms === 0 ? 0 : name === 'ttl' ? Date.now() + ms : ms
         if (at > 0 && (expires === 0 || at < expires)) expires = at
         if (name === 'ttl') sawTtl = true
         else sawExpires = true
@@ -166,21 +166,32 @@ export class FrameHandlers {
   private ack(frame: Frame, receipt: string | undefined, isAck: boolean): void {
     const session = this.session
     // STOMP 1.2 acknowledges by the MESSAGE's `ack` header, sent back as `id`; 1.0 and 1.1 by message-id.
-    const key = this.required(frame, session.version === '1.2' ? 'id' : 'message-id', receipt)
-    if (key === undefined) return
-    const pending = session.acks.get(key)
+    const id = this.required(frame, session.version === '1.2' ? 'id' : 'message-id', receipt)
+    if (id === undefined) return
+    const pending = session.version === '1.2' ? session.acks.get(id) : this.legacyPending(id, getHeader(frame, 'subscription'))
     if (pending === undefined) {
-      return session.fail(new StompError('unknown-ack', `${frame.command} of ${JSON.stringify(key)}, which is not a message awaiting acknowledgement on this connection`), receipt)
+      return session.fail(new StompError('unknown-ack', `${frame.command} of ${JSON.stringify(id)}, which is not a message awaiting acknowledgement on this connection`), receipt)
     }
     const txId = getHeader(frame, 'transaction')
     if (txId !== undefined) {
       const transaction = this.transaction(txId, receipt)
       if (transaction === null) return
-      transaction.actions.push({ kind: isAck ? 'ack' : 'nack', ackId: key })
+      transaction.actions.push({ kind: isAck ? 'ack' : 'nack', ackId: pending.key })
       return session.receipt(receipt)
     }
     session.settle(pending, isAck)
     session.receipt(receipt)
+  }
+
+  /** A 1.0/1.1 delivery by message-id: on the named subscription (1.1), or the first that holds it (1.0). */
+  private legacyPending(messageId: string, subscriptionId: string | undefined): PendingAck | undefined {
+    const session = this.session
+    if (subscriptionId !== undefined) return session.acks.get(legacyAckKey(subscriptionId, messageId))
+    for (const subscription of session.subscriptions.values()) {
+      const pending = subscription.pending.get(legacyAckKey(subscription.id, messageId))
+      if (pending !== undefined) return pending
+    }
+    return undefined
   }
 
   private begin(frame: Frame, receipt: string | undefined): void {

@@ -17,7 +17,7 @@ import type { Flusher } from './flusher.js'
 import type { HeartbeatMonitor } from './heartbeat.js'
 import { FrameHandlers } from './handlers.js'
 import { negotiateHeartBeat, negotiateVersion, SUPPORTED_VERSIONS_HEADER, type HeartBeat } from './negotiate.js'
-import { PendingAck, type ClientSubscription } from './subscription.js'
+import { legacyAckKey, PendingAck, type ClientSubscription } from './subscription.js'
 import type { Transaction } from './transaction.js'
 
 export interface SessionOptions {
@@ -207,8 +207,9 @@ export class Session implements FrameSink {
     }
     let ack: string | undefined
     if (delivery !== null) {
-      // 1.2 clients ACK by the `ack` header; 1.0 and 1.1 clients by message-id.
-      const key = this.version === '1.2' ? (++this.ackCounter).toString(36) : message.id
+      // 1.2 clients ACK by the `ack` header; 1.0 and 1.1 clients by message-id, which two
+      // subscriptions on one connection may both receive, so the key names the subscription too.
+      const key = this.version === '1.2' ? (++this.ackCounter).toString(36) : legacyAckKey(subscription.id, message.id)
       const pending = new PendingAck(key, subscription, delivery)
       this.acks.set(key, pending)
       subscription.pending.set(key, pending)

@@ -3,6 +3,11 @@
 import type { AckMode, Binding, Consumer, Delivery } from '../broker/consumer.js'
 import type { Message } from '../broker/message.js'
 
+/** The ack key of a STOMP 1.0/1.1 delivery: subscription and message-id. */
+export function legacyAckKey(subscriptionId: string, messageId: string): string {
+  return subscriptionId + '\u0000' + messageId
+}
+
 /** A delivery waiting for ACK or NACK. */
 export class PendingAck {
   readonly key: string
