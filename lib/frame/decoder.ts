@@ -33,8 +33,11 @@ export interface FrameSink {
   onFrame(frame: Frame): void
   /** A bare EOL between frames (STOMP 1.1+ heart-beat). */
   onHeartbeat(): void
-  /** Called once; the decoder ignores all input afterwards. */
-  onError(error: StompError): void
+  /**
+   * Called once; the decoder ignores all input afterwards. `receipt` is the bad frame's
+   * `receipt` header when it was read before the problem, so the ERROR can carry `receipt-id`.
+   */
+  onError(error: StompError, receipt: string | undefined): void
 }
 
 const LF = 0x0a
@@ -316,6 +319,8 @@ export class FrameDecoder {
     const lines = this.lineCount
     const unescape = this.sawBackslash && isEscaped(this.command, this.version)
     const headers: Header[] = []
+    // Visible while parsing, so an error in a later header can still name the frame's receipt.
+    this.headers = headers
     let contentLength = -1
     // Plain ASCII headers (the usual case) are decoded with one call and cut with string slices;
     // otherwise each name and value is decoded from UTF-8 on its own.
@@ -376,6 +381,7 @@ export class FrameDecoder {
 
   private beginFrame(): void {
     this.phase = Phase.Headers
+    this.headers = NO_HEADERS
     this.lineStart = 0
     this.lineCount = 0
     this.colon = -1
@@ -431,9 +437,17 @@ export class FrameDecoder {
 
   private failWith(error: StompError): void {
     if (this.failed) return
+    const receipt = this.phase === Phase.Idle ? undefined : receiptOf(this.headers)
     this.stop()
-    this.sink.onError(error)
+    this.sink.onError(error, receipt)
   }
+}
+
+const NO_HEADERS: Header[] = []
+
+function receiptOf(headers: readonly Header[]): string | undefined {
+  for (const [name, value] of headers) if (name === 'receipt') return value
+  return undefined
 }
 
 /** A content-length value: decimal digits only. -1 if invalid. */

@@ -122,6 +122,7 @@ export class Session implements FrameSink {
     context.heartbeats.watch(this, context.options.connectTimeout)
     connection.onData((chunk) => this.onData(chunk))
     connection.onDrain(() => this.onDrain())
+    connection.onOversized(() => this.fail(new StompError('frame-too-large', `a WebSocket message larger than the server accepts; frames are limited to ${context.options.decoderLimits.maxFrameSize} bytes`)))
     connection.onClose((reason) => this.onClosed(reason))
     this.logger.debug({ remote: connection.remote, transport: connection.transport }, 'connection opened')
   }
@@ -161,8 +162,8 @@ export class Session implements FrameSink {
     // Liveness was noted when the bytes arrived.
   }
 
-  onError(error: StompError): void {
-    this.fail(error)
+  onError(error: StompError, receipt: string | undefined): void {
+    this.fail(error, receipt)
   }
 
   // ---- CONNECT ----

@@ -29,6 +29,11 @@ export interface Connection {
   onDrain(listener: () => void): void
   /** Called once, when the connection is gone. */
   onClose(listener: (reason: CloseReason) => void): void
+  /**
+   * The peer sent a message larger than the transport itself accepts; the connection closes
+   * right after the listener returns, so it can still write a last word.
+   */
+  onOversized(listener: () => void): void
   /** Inbound flow control: stop reading while the session has too much outstanding. */
   pause(): void
   resume(): void

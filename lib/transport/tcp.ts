@@ -67,6 +67,10 @@ export class TcpConnection implements Connection {
     this.closeListener = listener
   }
 
+  onOversized(_listener: () => void): void {
+    // A byte stream has no message size: the frame decoder's limits are the only ones.
+  }
+
   pause(): void {
     this.socket.pause()
   }

@@ -96,6 +96,16 @@ export class WsConnection implements Connection {
     this.closeListener = listener
   }
 
+  onOversized(listener: () => void): void {
+    // ws rejects a message over maxPayload by sending close 1009 from its receiver's 'error'
+    // handler. Running first lets the session send its ERROR frame ahead of that close frame.
+    // `_receiver` is ws's own (undocumented) field; without it the client just sees the 1009.
+    const receiver = (this.ws as unknown as { _receiver?: { prependListener?(event: 'error', fn: (err: { code?: string }) => void): void } })._receiver
+    receiver?.prependListener?.('error', (err) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') listener()
+    })
+  }
+
   pause(): void {
     this.ws.pause()
   }
