@@ -1,0 +1,73 @@
+// The bench runner: `npm run bench [-- <name>...] [--quick] [--json]`.
+//
+// With no name it runs every registered bench, in the order below. --quick makes short runs (CI:
+// a smoke test of the benches, numbers indicative only); --json prints one JSON document on stdout
+// with every bench's report, anything the benches print going to stderr instead (`npm run --silent
+// bench -- --json` also drops npm's banner). Never fails on numbers: targets are printed, not
+// enforced. A new bench is a module exporting run(options) plus one line in BENCHES.
+import type { BenchOptions, BenchReport } from './harness.js'
+import { formatReport } from './harness.js'
+
+interface BenchModule {
+  /** Returns a report for the runner to print, or prints its own lines and returns nothing. */
+  run(options: BenchOptions): Promise<BenchReport | void> | BenchReport | void
+}
+
+// One line per bench; modules load only when their bench runs.
+const BENCHES: Record<string, () => Promise<BenchModule>> = {
+  codec: () => import('./codec.js'),
+  matcher: () => import('./matcher.js'),
+}
+
+function usage(): string {
+  return `usage: npm run bench [-- <bench>...] [--quick] [--json]\nbenches: ${Object.keys(BENCHES).join(', ')}`
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const flags = new Set(argv.filter((a) => a.startsWith('-')))
+  const names = argv.filter((a) => !a.startsWith('-'))
+  for (const flag of flags) {
+    if (flag === '--help' || flag === '-h') {
+      console.log(usage())
+      return 0
+    }
+    if (flag !== '--quick' && flag !== '--json') {
+      console.error(`unknown option ${flag}\n${usage()}`)
+      return 2
+    }
+  }
+  const unknown = names.filter((n) => !Object.hasOwn(BENCHES, n))
+  if (unknown.length > 0) {
+    console.error(`unknown bench ${unknown.join(', ')}\n${usage()}`)
+    return 2
+  }
+  const options: BenchOptions = { quick: flags.has('--quick') }
+  const json = flags.has('--json')
+  const selected = names.length > 0 ? names : Object.keys(BENCHES)
+
+  const reports: Array<BenchReport | { bench: string, quick: boolean, output: 'text' }> = []
+  const log = console.log
+  // In --json mode stdout carries the JSON document only.
+  if (json) console.log = (...args: unknown[]) => { console.error(...args) }
+  try {
+    for (const name of selected) {
+      const started = performance.now()
+      const bench = await BENCHES[name]!()
+      const report = await bench.run(options)
+      const seconds = ((performance.now() - started) / 1000).toFixed(1)
+      if (report === undefined) {
+        reports.push({ bench: name, quick: options.quick, output: 'text' })
+        if (!json) log(`(${name}: ${seconds} s)\n`)
+      } else {
+        reports.push(report)
+        if (!json) log(`${formatReport(report)}\n(${name}: ${seconds} s)\n`)
+      }
+    }
+  } finally {
+    console.log = log
+  }
+  if (json) process.stdout.write(JSON.stringify({ node: process.version, arch: process.arch, reports }, null, 2) + '\n')
+  return 0
+}
+
+process.exitCode = await main(process.argv.slice(2))
