@@ -24,25 +24,28 @@ async function main(): Promise<void> {
     process.stdout.write(`stompd ${VERSION}\n`)
     return
   }
-  const server = createServer(commandLine.config)
+  let server
   let addresses
   try {
+    server = createServer(commandLine.config)
     addresses = await server.listen()
   } catch (err) {
+    // One line, never a stack trace: a bad store path or a taken port is the user's to fix.
     process.stderr.write(`stompd: cannot start: ${(err as Error).message}\n`)
     process.exit(1)
   }
+  const running = server
   process.stdout.write(`stompd listening ws=${addresses.ws}${addresses.tcp === null ? '' : ` tcp=${addresses.tcp}`}\n`)
 
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
-    server.logger.info({ signal }, 'shutting down')
-    server.close().then(
+    running.logger.info({ signal }, 'shutting down')
+    running.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        server.logger.error({ err }, 'shutdown failed')
+        running.logger.error({ err }, 'shutdown failed')
         process.exit(1)
       },
     )

@@ -12,6 +12,10 @@ export interface StompdConfig {
   tcpPort: number | 'off'
   /** `memory`, or `sqlite:<path>`. */
   store: string
+  /** SQLite durability: `normal` survives a killed process, `full` (an fsync per commit) a power cut. */
+  storeSync: 'normal' | 'full'
+  /** ms to gather store writes into one commit; 0 = one commit per event-loop turn. */
+  storeCommitInterval: number
   /** Redis URL for multi-node operation; empty = single node. */
   redis: string
   /** Users file (JSON); empty = anyone may connect. */
@@ -47,6 +51,8 @@ export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
   port: 15674,
   tcpPort: 61613,
   store: 'sqlite:./data/stompd.db',
+  storeSync: 'normal',
+  storeCommitInterval: 0,
   redis: '',
   users: '',
   logLevel: 'info',
@@ -113,6 +119,8 @@ const PARSERS: { [K in Key]: Parser<K> } = {
     if (value !== 'memory' && !/^sqlite:.+/.test(value)) throw new ConfigError(`${where} must be "memory" or "sqlite:<path>", not ${JSON.stringify(value)}`)
     return value
   },
+  storeSync: oneOf(['normal', 'full'] as const),
+  storeCommitInterval: integer(0, 1000),
   redis: (raw, where) => {
     const value = text(raw, where)
     if (value !== '' && !/^rediss?:\/\//.test(value)) throw new ConfigError(`${where} must be a redis:// URL, not ${JSON.stringify(value)}`)
@@ -233,6 +241,7 @@ export const USAGE = `Usage: stompd [options]
   --port <n>                HTTP + WebSocket port, 0 = any free port (default ${DEFAULTS.port})
   --tcp-port <n|off>        STOMP over TCP port, 0 = any free port, off = none (default ${DEFAULTS.tcpPort})
   --store <memory|sqlite:PATH>  message store (default ${DEFAULTS.store})
+  --store-sync <normal|full>    normal survives a crash of the process; full also a power cut (default ${DEFAULTS.storeSync})
   --redis <url>             share topics and queues with other nodes through Redis
   --users <file>            users file; without it anyone may connect
   --config <file>           JSON config file (keys as below, camelCase or kebab-case)

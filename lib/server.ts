@@ -5,7 +5,10 @@ import type net from 'node:net'
 import Fastify, { LogController } from 'fastify'
 import pino, { type Logger } from 'pino'
 import { Broker } from './broker/broker.js'
-import { resolveConfig, type StompdConfig } from './config.js'
+import { MemoryStore } from './store/memory.js'
+import { SqliteStore } from './store/sqlite.js'
+import type { Store } from './store/store.js'
+import { ConfigError, resolveConfig, type StompdConfig } from './config.js'
 import { StompError } from './errors.js'
 import { httpApp } from './http/app.js'
 import { createMetrics } from './http/metrics.js'
@@ -53,10 +56,13 @@ export function createServer(options: ServerOptions = {}): StompdServer {
   const { logger: givenLogger, ...rest } = options
   const config = resolveConfig(rest)
   const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'stompd' } })
+  if (config.redis !== '') throw new ConfigError('--redis: running several nodes over Redis is not available in this version')
+  if (config.users !== '') throw new ConfigError('--users: authentication is not available in this version; remove the option to accept every login')
+  const store = openStore(config)
   const broker = new Broker({
     queue: { maxRedeliveries: config.maxRedeliveries, maxLength: config.queueMaxLength, maxBytes: config.queueMaxBytes, overflow: config.queueOverflow },
     topic: { maxBacklog: config.slowConsumerBacklog },
-  })
+  }, store)
   const sessions = new Set<Session>()
   const stats: SessionStats = { connections: 0, delivered: 0, slowConsumers: 0, closed: {} }
   const heartbeats = new HeartbeatMonitor()
@@ -91,7 +97,14 @@ export function createServer(options: ServerOptions = {}): StompdServer {
   // Probes and scrapes every few seconds would drown the connection events in request lines.
   const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) })
   const metrics = createMetrics({ broker, stats, openSessions: () => sessions.size })
-  void app.register(httpApp, { metrics, readiness: async () => ({ ready: !closing, detail: closing ? 'shutting down' : undefined }) })
+  void app.register(httpApp, {
+    metrics,
+    readiness: async () => {
+      if (closing) return { ready: false, detail: 'shutting down' }
+      if (store.problem !== null) return { ready: false, detail: `store: ${store.problem}` }
+      return { ready: true }
+    },
+  })
   void app.register(webSocketTransport, {
     paths: WS_PATHS,
     // Frames over the limit get an ERROR from the decoder; only a message far beyond it is cut off by ws.
@@ -132,6 +145,8 @@ export function createServer(options: ServerOptions = {}): StompdServer {
     },
 
     async listen(): Promise<ListenAddresses> {
+      // Every stored message is back in its queue before the first client can connect.
+      await broker.recover()
       await app.listen({ host: config.host, port: config.port })
       const httpAddress = app.server.address() as AddressInfo
       let tcpPort: number | null = null
@@ -168,8 +183,16 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       await shutdownSessions()
       await tcpClosed
       heartbeats.stop()
+      // In-flight commits finish before the process goes.
+      await broker.close()
     },
   }
+}
+
+/** The configured store; a StoreOpenError (one line) when it cannot be opened. */
+function openStore(config: StompdConfig): Store {
+  if (config.store === 'memory') return new MemoryStore()
+  return SqliteStore.open({ path: config.store.slice('sqlite:'.length), synchronous: config.storeSync, commitInterval: config.storeCommitInterval })
 }
 
 function formatHost(host: string): string {

@@ -1,9 +1,13 @@
 // The broker facade: routes published messages to topics and queues, binds consumers to
-// them, and owns per-connection temporary queues. It knows destinations and messages,
-// never frames or sockets.
+// them, keeps durable topic subscriptions, and owns per-connection temporary queues. It
+// knows destinations and messages, never frames or sockets, and reaches persistence only
+// through the Store interface.
 import { StompError } from '../errors.js'
+import { MemoryStore } from '../store/memory.js'
+import type { QueueRecord, Store } from '../store/store.js'
 import type { Binding, Consumer, SessionRef } from './consumer.js'
 import type { Destination } from './destination.js'
+import { DurableSubscription } from './durable.js'
 import { Message, MessageIds, type Header } from './message.js'
 import { Queue, type QueueOptions } from './queue.js'
 import { TopicRouter, type TopicOptions } from './topic.js'
@@ -11,15 +15,21 @@ import { TopicRouter, type TopicOptions } from './topic.js'
 export interface BrokerOptions {
   queue: QueueOptions
   topic: TopicOptions
+  /** ms between sweeps that drop expired messages from queues nobody consumes. */
+  expirySweepInterval: number
 }
 
 export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   queue: { maxRedeliveries: 5, maxLength: 0, maxBytes: 0, overflow: 'drop-head' },
   topic: { maxBacklog: 10_000 },
+  expirySweepInterval: 5000,
 }
 
 /** What publishing returns: undefined when done, a promise when durability is still pending, or why it was refused. */
 export type PublishResult = undefined | Promise<void> | StompError
+
+/** Limits a client may declare for a queue it creates (RabbitMQ's x-max-length and friends). */
+export type QueueLimits = Partial<Pick<QueueOptions, 'maxLength' | 'maxBytes' | 'overflow'>>
 
 export interface BrokerStats {
   published: number
@@ -28,20 +38,59 @@ export interface BrokerStats {
   deadLettered: number
 }
 
-const DLQ_PREFIX = '/queue/DLQ.'
+const DLQ_PREFIX = 'DLQ.'
 
 export class Broker {
   readonly ids = new MessageIds()
   readonly stats: BrokerStats = { published: 0, dropped: 0, deadLettered: 0 }
+  readonly store: Store
   private readonly options: BrokerOptions
   private readonly topics: TopicRouter
   private readonly queues = new Map<string, Queue>()
+  private readonly durables = new Map<string, DurableSubscription>()
   /** Temporary queues by owner session id, then by name. */
   private readonly tempQueues = new Map<string, Map<string, Queue>>()
+  private sweeper: NodeJS.Timeout | null = null
 
-  constructor(options: Partial<BrokerOptions> = {}) {
+  constructor(options: Partial<BrokerOptions> = {}, store: Store = new MemoryStore()) {
     this.options = { ...DEFAULT_BROKER_OPTIONS, ...options }
+    this.store = store
     this.topics = new TopicRouter(this.options.topic)
+    if (this.options.expirySweepInterval > 0) {
+      this.sweeper = setInterval(() => this.sweepExpired(Date.now()), this.options.expirySweepInterval)
+      this.sweeper.unref()
+    }
+  }
+
+  /**
+   * Rebuilds queues and durable subscriptions from the store, every message in its original
+   * order; one delivered before the restart and not acked comes back marked redelivered.
+   */
+  async recover(): Promise<void> {
+    for (const record of await this.store.queues()) this.createQueue(record.name, record)
+    for (const record of await this.store.durables()) {
+      const durable = this.createDurable(record.key, record.destination)
+      if (durable === null) this.store.deleteDurable(record.key)
+    }
+    const now = Date.now()
+    const byStoreName = new Map<string, Queue>()
+    for (const queue of this.queues.values()) byStoreName.set(queue.storeName!, queue)
+    for (const durable of this.durables.values()) byStoreName.set(durable.queue.storeName!, durable.queue)
+    for await (const stored of this.store.recover()) {
+      let queue = byStoreName.get(stored.queue)
+      if (queue === undefined && stored.queue.startsWith('/queue/')) {
+        queue = this.queue(stored.queue.slice('/queue/'.length))
+        byStoreName.set(stored.queue, queue)
+      }
+      if (queue === undefined || (stored.expires !== 0 && stored.expires <= now)) {
+        // Its durable subscription is gone, or it expired while the broker was down.
+        this.store.remove(stored.key)
+        continue
+      }
+      const message = new Message({ id: stored.id, destination: stored.destination, headers: stored.headers, body: stored.body, persistent: true, expires: stored.expires })
+      queue.restore(message, stored.key, stored.deliveries)
+    }
+    await this.store.flush()
   }
 
   publish(destination: Destination, message: Message, from: SessionRef): PublishResult {
@@ -51,9 +100,11 @@ export class Broker {
       return undefined
     }
     switch (destination.kind) {
-      case 'topic':
-        if (this.topics.publish(destination.name, message) === 0) this.stats.dropped++
-        return undefined
+      case 'topic': {
+        const { targets, durable } = this.topics.publish(destination.name, message)
+        if (targets === 0) this.stats.dropped++
+        return durable
+      }
       case 'queue':
         return this.queue(destination.name).enqueue(message)
       case 'temp-queue':
@@ -83,6 +134,43 @@ export class Broker {
     }
   }
 
+  /**
+   * Attaches `consumer` to the durable subscription `key` on a topic, creating it if needed.
+   * A durable subscription re-made on another topic starts afresh, as in JMS.
+   */
+  subscribeDurable(key: string, destination: Destination, consumer: Consumer): Binding {
+    const full = `/topic/${destination.name}`
+    let durable = this.durables.get(key)
+    if (durable !== undefined && durable.destination !== full) {
+      this.unsubscribeDurable(key)
+      durable = undefined
+    }
+    if (durable === undefined) {
+      durable = this.createDurable(key, full)!
+      this.store.saveDurable({ key, destination: full, selector: null })
+    }
+    return durable.queue.addConsumer(consumer)
+  }
+
+  /** Deletes a durable subscription and what it kept (UNSUBSCRIBE with `durable:true`). */
+  unsubscribeDurable(key: string): boolean {
+    const durable = this.durables.get(key)
+    if (durable === undefined) return false
+    this.topics.remove(durable)
+    durable.queue.purge()
+    this.durables.delete(key)
+    this.store.deleteDurable(key)
+    return true
+  }
+
+  /** Creates `/queue/<name>` with the given limits, unless it already exists (then the limits are ignored). */
+  declareQueue(name: string, limits: QueueLimits): void {
+    if (this.queues.has(name)) return
+    const queue = this.createQueue(name, limits)
+    const { maxLength, maxBytes, overflow } = queue.options
+    this.store.saveQueue({ name, maxLength, maxBytes, overflow })
+  }
+
   /** The name others use to reach `session`'s temporary queue `name`: `/reply-queue/<session>.<name>`. */
   replyDestination(session: SessionRef, name: string): string {
     this.tempQueue(session.id, name)
@@ -99,16 +187,11 @@ export class Broker {
 
   /** The queue for a `/queue/` name, created on first use. */
   queue(name: string): Queue {
-    let queue = this.queues.get(name)
-    if (queue === undefined) {
-      const destination = '/queue/' + name
-      const isDeadLetterQueue = destination.startsWith(DLQ_PREFIX)
-      // A dead-letter queue keeps what it holds: it never dead-letters further.
-      const options = isDeadLetterQueue ? { ...this.options.queue, maxRedeliveries: Infinity } : this.options.queue
-      queue = new Queue(destination, options, isDeadLetterQueue ? null : (message, reason) => this.deadLetter(name, message, reason))
-      this.queues.set(name, queue)
-    }
-    return queue
+    return this.queues.get(name) ?? this.createQueue(name, {})
+  }
+
+  durableQueue(key: string): Queue | undefined {
+    return this.durables.get(key)?.queue
   }
 
   get queueCount(): number {
@@ -119,14 +202,55 @@ export class Broker {
     return this.topics.subscriptionCount
   }
 
+  /** Stops housekeeping and closes the store once everything pending is committed. */
+  async close(): Promise<void> {
+    if (this.sweeper !== null) clearInterval(this.sweeper)
+    this.sweeper = null
+    await this.store.close()
+  }
+
+  private createQueue(name: string, limits: QueueLimits | QueueRecord): Queue {
+    const destination = '/queue/' + name
+    const isDeadLetterQueue = name.startsWith(DLQ_PREFIX)
+    const options: QueueOptions = {
+      ...this.options.queue,
+      ...definedLimits(limits),
+      // A dead-letter queue keeps what it holds: it never dead-letters further.
+      ...(isDeadLetterQueue ? { maxRedeliveries: Infinity } : {}),
+    }
+    const queue = new Queue(destination, options, isDeadLetterQueue ? null : (message, reason) => this.deadLetter(name, message, reason), this.store, destination)
+    this.queues.set(name, queue)
+    return queue
+  }
+
+  /** A durable subscription bound to its topic; null if `destination` is not a topic. */
+  private createDurable(key: string, destination: string): DurableSubscription | null {
+    if (!destination.startsWith('/topic/')) return null
+    const pattern = destination.slice('/topic/'.length)
+    const queue = new Queue(destination, this.options.queue, (message, reason) => this.deadLetter(`durable.${pattern}`, message, reason), this.store, `durable:${key}`)
+    const durable = new DurableSubscription(key, destination, pattern, queue)
+    this.durables.set(key, durable)
+    this.topics.bind(durable)
+    return durable
+  }
+
   private deadLetter(queueName: string, message: Message, reason: string): void {
     this.stats.deadLettered++
-    const destination = DLQ_PREFIX + queueName
+    const name = DLQ_PREFIX + queueName
+    const destination = '/queue/' + name
     const headers: Header[] = [['destination', destination], ['original-destination', message.destination], ['dead-letter-reason', reason]]
     for (const header of message.headers) {
       if (header[0] !== 'destination' && header[0] !== 'original-destination' && header[0] !== 'dead-letter-reason') headers.push(header)
     }
-    this.queue(destination.slice('/queue/'.length)).enqueue(message.with(destination, headers))
+    this.queue(name).enqueue(message.with(destination, headers))
+  }
+
+  private sweepExpired(now: number): void {
+    let dropped = 0
+    for (const queue of this.queues.values()) dropped += queue.sweepExpired(now)
+    for (const durable of this.durables.values()) dropped += durable.queue.sweepExpired(now)
+    for (const owned of this.tempQueues.values()) for (const queue of owned.values()) dropped += queue.sweepExpired(now)
+    this.stats.dropped += dropped
   }
 
   private tempQueue(sessionId: string, name: string): Queue {
@@ -137,8 +261,9 @@ export class Broker {
     }
     let queue = owned.get(name)
     if (queue === undefined) {
-      // Nobody else can consume a temporary queue, so what its owner refuses too often is dropped.
-      queue = new Queue(`/temp-queue/${name}`, this.options.queue, null)
+      // Nobody else can consume a temporary queue, so what its owner refuses too often is
+      // dropped; and it dies with the connection, so it is never stored.
+      queue = new Queue(`/temp-queue/${name}`, this.options.queue, null, null, null)
       owned.set(name, queue)
     }
     return queue
@@ -149,4 +274,13 @@ export class Broker {
     if (dot < 0) return undefined
     return this.tempQueues.get(name.slice(0, dot))?.get(name.slice(dot + 1))
   }
+}
+
+/** Only the limits actually given, so undefined ones do not override defaults. */
+function definedLimits(limits: QueueLimits | QueueRecord): QueueLimits {
+  const out: QueueLimits = {}
+  if (limits.maxLength !== undefined) out.maxLength = limits.maxLength
+  if (limits.maxBytes !== undefined) out.maxBytes = limits.maxBytes
+  if (limits.overflow !== undefined) out.overflow = limits.overflow
+  return out
 }

@@ -1,7 +1,10 @@
 // A point-to-point queue: each message goes to exactly one consumer, round-robin; with no
 // consumer ready, messages wait here, in order. Unacked messages that come back (NACK, or
 // the consumer left) return to their place, marked redelivered, until `maxRedeliveries`.
+// Persistent messages are mirrored in the store from enqueue until ack (or drop).
 import { StompError } from '../errors.js'
+import type { Store } from '../store/store.js'
+import type { PublishResult } from './broker.js'
 import type { Binding, Consumer, Delivery } from './consumer.js'
 import { Fifo } from './fifo.js'
 import type { Message } from './message.js'
@@ -26,13 +29,16 @@ class QueueEntry implements Delivery {
   readonly queue: Queue
   readonly message: Message
   readonly seq: number
+  /** The store's key for a persistent message; 0 when it lives in memory only. */
+  readonly key: number
   deliveries: number
   consumer: Consumer | null = null
 
-  constructor(queue: Queue, message: Message, seq: number, deliveries: number) {
+  constructor(queue: Queue, message: Message, seq: number, key: number, deliveries: number) {
     this.queue = queue
     this.message = message
     this.seq = seq
+    this.key = key
     this.deliveries = deliveries
   }
 
@@ -53,21 +59,28 @@ const SELECTOR_SCAN_LIMIT = 1000
 export class Queue {
   /** The destination clients use, e.g. `/queue/orders`. */
   readonly destination: string
+  /** The queue's name in the store; null keeps it out of the store (temporary queues). */
+  readonly storeName: string | null
   readonly options: QueueOptions
   private readonly deadLetter: DeadLetterSink
+  private readonly store: Store | null
   private readonly waiting = new Fifo<QueueEntry>()
   private consumers: Consumer[] = []
   private nextConsumer = 0
   private seq = 0
   private waitingBytes = 0
   private inFlightCount = 0
+  /** Waiting messages with an expiry time, so sweeps skip queues that have none. */
+  private expiring = 0
   private dispatching = false
   private dispatchAgain = false
 
-  constructor(destination: string, options: QueueOptions, deadLetter: DeadLetterSink) {
+  constructor(destination: string, options: QueueOptions, deadLetter: DeadLetterSink, store: Store | null, storeName: string | null) {
     this.destination = destination
     this.options = options
     this.deadLetter = deadLetter
+    this.store = storeName === null ? null : store
+    this.storeName = storeName
   }
 
   /** Messages waiting for a consumer. */
@@ -84,11 +97,13 @@ export class Queue {
     return this.consumers.length
   }
 
-  /** Adds a message; refuses it (reject-publish) or drops the oldest (drop-head) when full. */
-  enqueue(message: Message, deliveries = 0): StompError | undefined {
+  /**
+   * Adds a published message: stores it if persistent, then dispatches. When full, refuses it
+   * (reject-publish) or drops the oldest waiting message (drop-head).
+   */
+  enqueue(message: Message): PublishResult {
     const { maxLength, maxBytes, overflow } = this.options
-    const size = message.body.length
-    while (this.isFull(size)) {
+    while (this.isFull(message.body.length)) {
       if (overflow === 'reject-publish') {
         return new StompError('queue-full', `${this.destination} is full (max-length ${maxLength || '∞'}, max-bytes ${maxBytes || '∞'})`)
       }
@@ -96,10 +111,21 @@ export class Queue {
       if (oldest === undefined) break
       this.drop(oldest)
     }
-    this.waiting.push(new QueueEntry(this, message, ++this.seq, deliveries))
-    this.waitingBytes += size
+    let key = 0
+    let durable: Promise<void> | undefined
+    if (message.persistent && this.store !== null) {
+      const write = this.store.append(this.storeName!, message, 0)
+      key = write.key
+      durable = write.durable
+    }
+    this.add(new QueueEntry(this, message, ++this.seq, key, 0))
     this.dispatch()
-    return undefined
+    return durable
+  }
+
+  /** Puts back a message recovered from the store, in recovery order; dispatch happens later. */
+  restore(message: Message, key: number, deliveries: number): void {
+    this.add(new QueueEntry(this, message, ++this.seq, key, deliveries))
   }
 
   addConsumer(consumer: Consumer): Binding {
@@ -133,6 +159,7 @@ export class Queue {
     if (entry.consumer === null) return
     entry.consumer = null
     this.inFlightCount--
+    this.forget(entry)
   }
 
   /** An in-flight message came back: NACK, or its consumer left. */
@@ -141,20 +168,39 @@ export class Queue {
     entry.consumer = null
     this.inFlightCount--
     if (entry.deliveries > this.options.maxRedeliveries) {
+      this.forget(entry)
       this.deadLetter?.(entry.message, `delivered ${entry.deliveries} times without an ack`)
       return
     }
-    this.waiting.insertSorted(entry, bySeq)
-    this.waitingBytes += entry.message.body.length
+    this.add(entry, true)
     this.dispatch()
   }
 
   /** Drops every waiting message; in-flight ones settle as usual. */
   purge(): number {
     const count = this.waiting.length
+    for (const entry of this.waiting) this.forget(entry)
     this.waiting.clear()
     this.waitingBytes = 0
+    this.expiring = 0
     return count
+  }
+
+  /** Drops waiting messages that have expired; returns how many. */
+  sweepExpired(now: number): number {
+    if (this.expiring === 0) return 0
+    return this.waiting.removeWhere((entry) => {
+      if (!entry.message.isExpired(now)) return false
+      this.forgetWaiting(entry)
+      return true
+    })
+  }
+
+  private add(entry: QueueEntry, sorted = false): void {
+    if (sorted) this.waiting.insertSorted(entry, bySeq)
+    else this.waiting.push(entry)
+    this.waitingBytes += entry.message.body.length
+    if (entry.message.expires !== 0) this.expiring++
   }
 
   private isFull(incoming: number): boolean {
@@ -212,23 +258,39 @@ export class Queue {
     }
   }
 
+  /** Hands a message just taken off `waiting` to a consumer. */
   private deliver(entry: QueueEntry, consumer: Consumer): void {
     const message = entry.message
-    this.waitingBytes -= message.body.length
+    this.forgetWaiting(entry)
     entry.deliveries++
     const redelivered = entry.deliveries > 1
     if (consumer.ackMode === 'auto') {
+      // Acked on delivery: it leaves the store now.
+      this.forget(entry)
       consumer.deliver(message, redelivered, null)
     } else {
       entry.consumer = consumer
       this.inFlightCount++
+      if (entry.key !== 0) this.store!.delivered(entry.key, entry.deliveries)
       consumer.deliver(message, redelivered, entry)
     }
   }
 
   /** A waiting message leaves without being delivered (expired, or dropped for room). */
   private drop(entry: QueueEntry): void {
+    this.forgetWaiting(entry)
+    this.forget(entry)
+  }
+
+  /** Bookkeeping for an entry leaving `waiting`. */
+  private forgetWaiting(entry: QueueEntry): void {
     this.waitingBytes -= entry.message.body.length
+    if (entry.message.expires !== 0) this.expiring--
+  }
+
+  /** The message is gone for good: out of the store. */
+  private forget(entry: QueueEntry): void {
+    if (entry.key !== 0) this.store!.remove(entry.key)
   }
 
   private hasReadyConsumer(): boolean {

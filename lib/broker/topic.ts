@@ -3,6 +3,7 @@
 // message right now (congested connection, prefetch used up) gets a bounded backlog;
 // one that outgrows it is given up on (`slow consumer`), so it never makes the broker
 // hold unbounded memory.
+import type { PublishResult } from './broker.js'
 import { UNTRACKED_DELIVERY, type Binding, type Consumer } from './consumer.js'
 import { Fifo } from './fifo.js'
 import { TopicMatcher } from './matcher.js'
@@ -13,7 +14,13 @@ export interface TopicOptions {
   maxBacklog: number
 }
 
-class TopicSubscription implements Binding {
+/** Anything a topic delivers to: a live subscriber, or a durable subscription's queue. */
+export interface TopicTarget {
+  readonly pattern: string
+  offer(message: Message): PublishResult
+}
+
+class TopicSubscription implements Binding, TopicTarget {
   private readonly router: TopicRouter
   readonly pattern: string
   readonly consumer: Consumer
@@ -26,11 +33,14 @@ class TopicSubscription implements Binding {
     this.consumer = consumer
   }
 
-  offer(message: Message): void {
+  offer(message: Message): undefined {
     const consumer = this.consumer
-    if (consumer.filter !== null && !consumer.filter(message)) return
+    if (consumer.filter !== null && !consumer.filter(message)) return undefined
     if (this.backlog === null) {
-      if (consumer.ready) return consumer.deliver(message, false, consumer.ackMode === 'auto' ? null : UNTRACKED_DELIVERY)
+      if (consumer.ready) {
+        consumer.deliver(message, false, consumer.ackMode === 'auto' ? null : UNTRACKED_DELIVERY)
+        return undefined
+      }
       this.backlog = new Fifo<Message>()
     }
     this.backlog.push(message)
@@ -38,6 +48,7 @@ class TopicSubscription implements Binding {
       this.cancel()
       consumer.overflow()
     }
+    return undefined
   }
 
   resume(): void {
@@ -61,9 +72,15 @@ class TopicSubscription implements Binding {
   }
 }
 
+/** Counts what a publish reached, and the durability it waits for. */
+export interface TopicPublish {
+  targets: number
+  durable: Promise<void> | undefined
+}
+
 export class TopicRouter {
   readonly options: TopicOptions
-  private readonly matcher = new TopicMatcher<TopicSubscription>()
+  private readonly matcher = new TopicMatcher<TopicTarget>()
 
   constructor(options: TopicOptions) {
     this.options = options
@@ -80,14 +97,27 @@ export class TopicRouter {
     return subscription
   }
 
-  /** Fans `message` out to every subscription matching `name` (the literal name after `/topic/`). */
-  publish(name: string, message: Message): number {
-    const subscriptions = this.matcher.match(name)
-    for (let i = 0; i < subscriptions.length; i++) subscriptions[i]!.offer(message)
-    return subscriptions.length
+  /** Adds a target that outlives connections (a durable subscription's queue). */
+  bind(target: TopicTarget): void {
+    this.matcher.add(target.pattern, target)
   }
 
-  remove(subscription: TopicSubscription): void {
-    this.matcher.remove(subscription.pattern, subscription)
+  /**
+   * Fans `message` out to every target matching `name` (the literal name after `/topic/`).
+   * Persistent copies kept for durable subscriptions are committed together; the promise
+   * resolves when they are. A durable subscription whose queue is full just misses it.
+   */
+  publish(name: string, message: Message): TopicPublish {
+    const targets = this.matcher.match(name)
+    let durable: Promise<void> | undefined
+    for (let i = 0; i < targets.length; i++) {
+      const result = targets[i]!.offer(message)
+      if (result instanceof Promise) durable = result
+    }
+    return { targets: targets.length, durable }
+  }
+
+  remove(target: TopicTarget): void {
+    this.matcher.remove(target.pattern, target)
   }
 }

@@ -1,6 +1,7 @@
 // One handler per client frame: validate headers, then act through the session and broker.
 // Every violation ends in session.fail(...), which sends ERROR and closes.
 import { ACK_MODES, type AckMode } from '../broker/consumer.js'
+import type { QueueLimits } from '../broker/broker.js'
 import { parseDestination, type Destination } from '../broker/destination.js'
 import { Message, type Header } from '../broker/message.js'
 import { StompError } from '../errors.js'
@@ -48,6 +49,7 @@ export class FrameHandlers {
     const session = this.session
     const destination = this.destination(frame, 'send', receipt)
     if (destination === null) return
+    if (!this.declareQueue(frame, destination, receipt)) return
     const message = this.toMessage(frame, receipt)
     if (message === null) return
     const txId = getHeader(frame, 'transaction')
@@ -140,9 +142,17 @@ export class FrameHandlers {
     if (prefetch === null) {
       return session.fail(new StompError('invalid-header', `prefetch-count must be a whole number, not ${JSON.stringify(prefetchHeader)}`), receipt)
     }
+    if (!this.declareQueue(frame, destination, receipt)) return
     const subscription = new ClientSubscription(session, id, destinationHeader, ackMode as AckMode, prefetch,
       messageHeadPrefix(id, session.version), null)
-    this.bind(subscription, destination)
+    const durableName = destination.kind === 'topic' ? durableNameOf(frame, id) : undefined
+    if (durableName !== undefined) {
+      subscription.durableKey = durableKey(session.login, durableName)
+      session.subscriptions.set(id, subscription)
+      subscription.binding = session.broker.subscribeDurable(subscription.durableKey, destination, subscription)
+    } else {
+      this.bind(subscription, destination)
+    }
     session.receipt(receipt)
   }
 
@@ -151,15 +161,51 @@ export class FrameHandlers {
     subscription.binding = this.session.broker.subscribe(destination, subscription)
   }
 
+  /**
+   * The first SEND or SUBSCRIBE to a queue may set its limits, as RabbitMQ's `x-max-length`,
+   * `x-max-length-bytes` and `x-overflow` headers do; later ones leave an existing queue as it is.
+   */
+  private declareQueue(frame: Frame, destination: Destination, receipt: string | undefined): boolean {
+    if (destination.kind !== 'queue') return true
+    const limits: QueueLimits = {}
+    for (const [header, key] of [['x-max-length', 'maxLength'], ['x-max-length-bytes', 'maxBytes']] as const) {
+      const value = getHeader(frame, header)
+      if (value === undefined) continue
+      const count = parseCount(value)
+      if (count === null) {
+        this.session.fail(new StompError('invalid-header', `${header} must be a whole number, not ${JSON.stringify(value)}`), receipt)
+        return false
+      }
+      limits[key] = count
+    }
+    const overflow = getHeader(frame, 'x-overflow')
+    if (overflow !== undefined) {
+      if (overflow !== 'drop-head' && overflow !== 'reject-publish') {
+        this.session.fail(new StompError('invalid-header', `x-overflow must be drop-head or reject-publish, not ${JSON.stringify(overflow)}`), receipt)
+        return false
+      }
+      limits.overflow = overflow
+    }
+    if (limits.maxLength !== undefined || limits.maxBytes !== undefined || limits.overflow !== undefined) {
+      this.session.broker.declareQueue(destination.name, limits)
+    }
+    return true
+  }
+
   private unsubscribe(frame: Frame, receipt: string | undefined): void {
     const session = this.session
     const id = getHeader(frame, 'id') ?? (session.version === '1.0' ? getHeader(frame, 'destination') : undefined)
     if (id === undefined) return session.fail(new StompError('missing-header', 'UNSUBSCRIBE needs an id header'), receipt)
+    const deleteDurable = isTrue(getHeader(frame, 'durable')) || isTrue(getHeader(frame, 'persistent'))
     const subscription = session.subscriptions.get(id)
     if (subscription === undefined) {
+      // A durable subscription may be deleted while nobody is attached to it.
+      const name = getHeader(frame, 'activemq.subscriptionName') ?? id
+      if (deleteDurable && session.broker.unsubscribeDurable(durableKey(session.login, name))) return session.receipt(receipt)
       return session.fail(new StompError('unknown-subscription', `there is no subscription ${JSON.stringify(id)} on this connection`), receipt)
     }
     session.dropSubscription(subscription)
+    if (deleteDurable && subscription.durableKey !== null) session.broker.unsubscribeDurable(subscription.durableKey)
     session.receipt(receipt)
   }
 
@@ -265,6 +311,25 @@ export class FrameHandlers {
     }
     return transaction
   }
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value === 'true'
+}
+
+/**
+ * The name of the durable subscription a SUBSCRIBE asks for, if any: `durable:true` or
+ * `persistent:true` with its `id` (RabbitMQ), or `activemq.subscriptionName` (ActiveMQ).
+ */
+function durableNameOf(frame: Frame, id: string): string | undefined {
+  const activemqName = getHeader(frame, 'activemq.subscriptionName')
+  if (activemqName !== undefined) return activemqName
+  return isTrue(getHeader(frame, 'durable')) || isTrue(getHeader(frame, 'persistent')) ? id : undefined
+}
+
+/** Durable subscriptions belong to a login: two users may both call theirs `prices`. */
+function durableKey(login: string, name: string): string {
+  return login + '\u0000' + name
 }
 
 /** A non-negative whole number (a count), or null. */

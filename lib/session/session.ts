@@ -77,6 +77,8 @@ export class Session implements FrameSink {
   readonly context: SessionContext
   readonly broker: Broker
   version: StompVersion = '1.2'
+  /** CONNECT's `login`, or '' — durable subscriptions are kept per login. */
+  login = ''
   readonly subscriptions = new Map<string, ClientSubscription>()
   /** Unacked deliveries by ack key: the `ack` header's value in 1.2, the message-id before. */
   readonly acks = new Map<string, PendingAck>()
@@ -177,6 +179,7 @@ export class Session implements FrameSink {
     }
     this.version = version
     this.decoder.version = version
+    this.login = getHeader(frame, 'login') ?? ''
     const headers: Header[] = [['version', version], ['server', this.context.options.serverName], ['session', this.id]]
     if (version !== '1.0') {
       const heartBeat = negotiateHeartBeat(getHeader(frame, 'heart-beat'), this.context.options.heartBeat)

@@ -44,6 +44,8 @@ export class ClientSubscription implements Consumer {
   /** Unacked deliveries by ack key, in delivery order. */
   readonly pending = new Map<string, PendingAck>()
   binding: Binding | null = null
+  /** Set when this SUBSCRIBE attached to a durable subscription. */
+  durableKey: string | null = null
 
   constructor(session: SubscriptionOwner, id: string, destination: string, ackMode: AckMode, prefetch: number,
     headPrefix: string, filter: ((message: Message) => boolean) | null) {

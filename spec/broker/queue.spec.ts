@@ -72,7 +72,7 @@ class FakeConsumer implements Consumer {
 
 function queueWith(options: Partial<QueueOptions> = {}, deadLetters: Array<[string, string]> | null = []): Queue {
   const sink = deadLetters === null ? null : (m: Message, reason: string) => { deadLetters.push([m.body.toString(), reason]) }
-  return new Queue('/queue/q', { ...OPTIONS, ...options }, sink)
+  return new Queue('/queue/q', { ...OPTIONS, ...options }, sink, null, null)
 }
 
 t.test('a queue delivers each message to exactly one consumer, in turn', async (t) => {
