@@ -95,7 +95,7 @@ export class Broker {
 
   publish(destination: Destination, message: Message, from: SessionRef): PublishResult {
     this.stats.published++
-    if (message.isExpired(Date.now())) {
+    if (message.expires !== 0 && message.isExpired(Date.now())) {
       this.stats.dropped++
       return undefined
     }

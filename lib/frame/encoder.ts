@@ -9,7 +9,6 @@
 import { isUtf8 } from 'node:buffer'
 import { escapeHeader, isEscaped, type Command, type Header, type StompVersion } from './frame.js'
 
-const SPECIAL = /[\\\r\n:]/
 const NEEDS_SANITIZING = /[\r\n]/
 const NEEDS_SANITIZING_NAME = /[\r\n:]/
 
@@ -63,24 +62,28 @@ export const DELIVERY_HEADERS: ReadonlySet<string> = new Set(['subscription', 'm
 
 /**
  * The shared part of a MESSAGE: header lines common to every delivery, the blank line, the body
- * and the NUL. Encoded lazily once per version actually used; when no header needs escaping all
- * versions share one Buffer.
+ * and the NUL. Encoded once per version actually used; when no header needs escaping every version
+ * shares one Buffer. After the first encoding `body` is a view into it, so a body that arrived as
+ * a view of a socket chunk is copied exactly once, and the chunk is not kept alive.
  */
 export class MessageTail {
   readonly headers: readonly Header[]
-  readonly body: Buffer
   /** The body is valid UTF-8, so a WebSocket may carry the frame as a text message. */
   readonly isText: boolean
+  private bodyBytes: Buffer
   private readonly byVersion: Array<Buffer | undefined> = [undefined, undefined, undefined]
   private plain: Buffer | undefined = undefined
-  /** No header needs escaping or sanitizing, so every version encodes to the same bytes. */
-  private readonly versionFree: boolean
+  /** `bodyBytes` is a view into an encoding of ours, no longer the caller's buffer. */
+  private bodyEncoded = false
 
   constructor(headers: readonly Header[], body: Buffer) {
     this.headers = headers
-    this.body = body
+    this.bodyBytes = body
     this.isText = isUtf8(body)
-    this.versionFree = !headers.some(([name, value]) => SPECIAL.test(name) || SPECIAL.test(value))
+  }
+
+  get body(): Buffer {
+    return this.bodyBytes
   }
 
   encode(version: StompVersion): Buffer {
@@ -88,11 +91,17 @@ export class MessageTail {
     const index = version === '1.2' ? 2 : version === '1.1' ? 1 : 0
     const cached = this.byVersion[index]
     if (cached !== undefined) return cached
-    let lines = headerLines(this.headers, version !== '1.0', version, DELIVERY_HEADERS)
-    if (this.body.length > 0) lines += 'content-length:' + this.body.length + '\n'
-    const encoded = assemble(lines + '\n', this.body)
-    if (this.versionFree) this.plain = encoded
+    const body = this.bodyBytes
+    const lines = headerLines(this.headers, version !== '1.0', version, DELIVERY_HEADERS)
+    const encoded = assemble(body.length > 0 ? lines + 'content-length:' + body.length + '\n\n' : lines + '\n', body)
+    // STOMP 1.2 escaping lengthens whatever it touches, and it touches a superset of what 1.1
+    // escapes and 1.0 sanitizes: unchanged in 1.2 means the same bytes in every version.
+    if (version === '1.2' && lines.length === rawLength(this.headers)) this.plain = encoded
     else this.byVersion[index] = encoded
+    if (!this.bodyEncoded) {
+      this.bodyBytes = encoded.subarray(encoded.length - 1 - body.length, encoded.length - 1)
+      this.bodyEncoded = true
+    }
     return encoded
   }
 
@@ -105,6 +114,17 @@ export class MessageTail {
   }
 }
 
+/** Length of the header lines a MESSAGE tail would hold were nothing escaped. */
+function rawLength(headers: readonly Header[]): number {
+  let length = 0
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!
+    if (name === 'content-length' || DELIVERY_HEADERS.has(name)) continue
+    length += name.length + value.length + 2
+  }
+  return length
+}
+
 /**
  * The start of every MESSAGE head for one subscription: `MESSAGE`, `subscription:<id>` and the
  * name of the `message-id` header, escaped for the subscriber's version. Computed once per SUBSCRIBE.
@@ -114,12 +134,18 @@ export function messageHeadPrefix(subscription: string, version: StompVersion): 
 }
 
 /**
- * The per-delivery head of a MESSAGE. `messageId` and `ack` are ids stompd generates
- * (no characters that need escaping); `ack` is omitted for auto-acked subscriptions.
+ * The per-delivery head of a MESSAGE, as text: `prefix` from messageHeadPrefix, then the
+ * message-id and, when needed, `ack` and `redelivered`. `messageId` and `ack` are ids stompd
+ * generates (no characters that need escaping); `ack` is omitted for auto-acked subscriptions.
  */
-export function encodeMessageHead(prefix: string, messageId: string, ack: string | undefined, redelivered: boolean): Buffer {
+export function messageHead(prefix: string, messageId: string, ack: string | undefined, redelivered: boolean): string {
   let head = prefix + messageId + '\n'
   if (ack !== undefined) head += 'ack:' + ack + '\n'
   if (redelivered) head += 'redelivered:true\n'
-  return Buffer.from(head, 'utf8')
+  return head
+}
+
+/** messageHead as a Buffer, for writing the head and the shared tail as two parts. */
+export function encodeMessageHead(prefix: string, messageId: string, ack: string | undefined, redelivered: boolean): Buffer {
+  return Buffer.from(messageHead(prefix, messageId, ack, redelivered), 'utf8')
 }

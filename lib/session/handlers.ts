@@ -5,8 +5,8 @@ import type { QueueLimits } from '../broker/broker.js'
 import { parseDestination, type Destination } from '../broker/destination.js'
 import { Message, type Header } from '../broker/message.js'
 import { StompError } from '../errors.js'
-import { DELIVERY_HEADERS, messageHeadPrefix } from '../frame/encoder.js'
-import { EMPTY_BODY, getHeader, type Frame } from '../frame/frame.js'
+import { DELIVERY_HEADERS, MessageTail, messageHeadPrefix } from '../frame/encoder.js'
+import { getHeader, type Frame } from '../frame/frame.js'
 import type { Session } from './session.js'
 import { ClientSubscription, legacyAckKey, type PendingAck } from './subscription.js'
 import { Transaction } from './transaction.js'
@@ -15,6 +15,8 @@ const TEMP_QUEUE_PREFIX = '/temp-queue/'
 
 export class FrameHandlers {
   private readonly session: Session
+  private lastSendDestination: string | null = null
+  private lastSendParsed: Destination | null = null
 
   constructor(session: Session) {
     this.session = session
@@ -95,8 +97,13 @@ export class FrameHandlers {
       }
       headers.push(header)
     }
-    const body = frame.body.length === 0 ? EMPTY_BODY : Buffer.from(frame.body)
-    return new Message({ id: session.broker.ids.next(), destination, headers, body, persistent: persistent === true, expires })
+    // Encoding the shared MESSAGE tail now copies the body out of the socket chunk, once: the
+    // message keeps a view of the encoded bytes, and subscribers (1.2 ones, most often) reuse them.
+    const tail = new MessageTail(headers, frame.body)
+    tail.encode('1.2')
+    const message = new Message({ id: session.broker.ids.next(), destination, headers, body: tail.body, persistent: persistent === true, expires })
+    message.encoded = tail
+    return message
   }
 
   /**
@@ -295,10 +302,16 @@ export class FrameHandlers {
   private destination(frame: Frame, use: 'send' | 'subscribe', receipt: string | undefined): Destination | null {
     const value = this.required(frame, 'destination', receipt)
     if (value === undefined) return null
+    // A producer usually sends to the same destination frame after frame.
+    if (use === 'send' && value === this.lastSendDestination) return this.lastSendParsed
     const destination = parseDestination(value, use)
     if (destination instanceof StompError) {
       this.session.fail(destination, receipt)
       return null
+    }
+    if (use === 'send') {
+      this.lastSendDestination = value
+      this.lastSendParsed = destination
     }
     return destination
   }

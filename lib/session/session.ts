@@ -10,12 +10,13 @@ import type { Destination } from '../broker/destination.js'
 import type { Message } from '../broker/message.js'
 import { StompError, type ErrorCode } from '../errors.js'
 import { FrameDecoder, type DecoderLimits, type FrameSink } from '../frame/decoder.js'
-import { encodeFrame, encodeMessageHead, MessageTail } from '../frame/encoder.js'
+import { encodeFrame, messageHead, MessageTail } from '../frame/encoder.js'
 import { EMPTY_BODY, getHeader, type Command, type Frame, type Header, type StompVersion } from '../frame/frame.js'
 import type { CloseReason, Connection } from '../transport/connection.js'
 import type { Flusher } from './flusher.js'
 import type { HeartbeatMonitor } from './heartbeat.js'
 import { FrameHandlers } from './handlers.js'
+import { Outbox } from './outbox.js'
 import { negotiateHeartBeat, negotiateVersion, SUPPORTED_VERSIONS_HEADER, type HeartBeat } from './negotiate.js'
 import { legacyAckKey, PendingAck, type ClientSubscription } from './subscription.js'
 import type { Transaction } from './transaction.js'
@@ -93,9 +94,7 @@ export class Session implements FrameSink {
   private ackCounter = 0
 
   // Outbound: frames of this turn, written together by the flusher.
-  private outParts: Buffer[] = []
-  private outBytes = 0
-  private outText = true
+  private readonly outbox = new Outbox()
   private flushScheduled = false
   /** The connection said its buffer is past the high-water mark; cleared on drain. */
   private blocked = false
@@ -136,7 +135,7 @@ export class Session implements FrameSink {
   /** The connection can take more bytes now. */
   get writable(): boolean {
     if (this.state !== State.Connected || this.blocked) return false
-    if (this.outBytes >= this.context.options.highWaterMark) {
+    if (this.outbox.bytes >= this.context.options.highWaterMark) {
       this.starved = true
       return false
     }
@@ -200,7 +199,9 @@ export class Session implements FrameSink {
   // ---- outbound ----
 
   sendFrame(command: Command, headers: readonly Header[], body: Buffer = EMPTY_BODY, text = true): void {
-    this.queueParts(encodeFrame(command, headers, body, this.version), undefined, text)
+    if (this.state === State.Closed) return
+    this.outbox.writeBytes(encodeFrame(command, headers, body, this.version), text)
+    this.scheduleFlush()
   }
 
   deliverMessage(subscription: ClientSubscription, message: Message, redelivered: boolean, delivery: Delivery | null): void {
@@ -220,18 +221,14 @@ export class Session implements FrameSink {
       if (this.version === '1.2') ack = key
     }
     this.context.stats.delivered++
-    this.queueParts(encodeMessageHead(subscription.headPrefix, message.id, ack, redelivered), tail.encode(this.version), tail.isText)
+    // The head is written straight into the outbox; the tail, shared by every delivery, is copied
+    // in (or, when large, queued as it is).
+    this.outbox.writeString(messageHead(subscription.headPrefix, message.id, ack, redelivered))
+    this.outbox.writeBytes(tail.encode(this.version), tail.isText)
+    this.scheduleFlush()
   }
 
-  private queueParts(first: Buffer, second: Buffer | undefined, text: boolean): void {
-    if (this.state === State.Closed) return
-    this.outParts.push(first)
-    this.outBytes += first.length
-    if (second !== undefined) {
-      this.outParts.push(second)
-      this.outBytes += second.length
-    }
-    if (!text) this.outText = false
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true
       this.context.flusher.schedule(this)
@@ -255,12 +252,9 @@ export class Session implements FrameSink {
   private writeOut(): void {
     // Deliveries made while refilling below must not schedule another flush.
     this.flushScheduled = true
-    while (this.outParts.length > 0 && this.state !== State.Closed) {
-      const parts = this.outParts
-      const text = this.outText
-      this.outParts = []
-      this.outBytes = 0
-      this.outText = true
+    while (!this.outbox.isEmpty && this.state !== State.Closed) {
+      const text = this.outbox.text
+      const parts = this.outbox.take()
       this.sentSinceCheck = true
       if (!this.connection.write(parts, text)) {
         this.blocked = true
@@ -411,7 +405,7 @@ export class Session implements FrameSink {
     this.context.heartbeats.unwatch(this)
     this.context.sessions.delete(this)
     this.context.stats.closed[reason] = (this.context.stats.closed[reason] ?? 0) + 1
-    this.outParts = []
+    this.outbox.clear()
     this.logger.info({ reason }, 'connection closed')
   }
 
@@ -458,7 +452,8 @@ export class Session implements FrameSink {
       return this.fail(new StompError('heartbeat-timeout', `nothing received for ${now - this.lastReceived} ms; the agreed heart-beat is ${receive} ms`))
     }
     if (send > 0 && now - this.lastSent >= send - this.context.heartbeats.granularity) {
-      this.queueParts(HEARTBEAT_EOL, undefined, true)
+      this.outbox.writeBytes(HEARTBEAT_EOL, true)
+      this.scheduleFlush()
       this.lastSent = now
     }
     if (keepAliveInterval > 0 && now - this.lastKeepAlive >= keepAliveInterval) {

@@ -1,0 +1,89 @@
+// The bytes queued for one connection during an event-loop turn. Small writes (frames, MESSAGE
+// heads, the shared tails of small messages) are packed into one chunk, so a turn's frames
+// usually leave as one Buffer without a Buffer.concat; a large tail stays its own part and is
+// never copied. The chunk is reused across turns until full: the transport keeps the regions
+// already handed to it, and later writes only touch the space after them.
+
+/** A tail at least this large is written as its own part instead of being copied. */
+const COPY_LIMIT = 16 * 1024
+// Chunks start small, so an idle connection holds little, and double while a busy one fills them.
+const FIRST_CHUNK = 1024
+const MAX_CHUNK = 64 * 1024
+
+const EMPTY = Buffer.alloc(0)
+
+export class Outbox {
+  /** Bytes queued. */
+  bytes = 0
+  /** Every byte queued is valid UTF-8 (a WebSocket may send them as text). */
+  text = true
+  private parts: Buffer[] = []
+  private chunk: Buffer = EMPTY
+  private nextChunkSize = FIRST_CHUNK
+  /** Where this turn's bytes in `chunk` start, and where they end. */
+  private start = 0
+  private end = 0
+
+  get isEmpty(): boolean {
+    return this.bytes === 0
+  }
+
+  /** Queues text (a frame's head) encoded as UTF-8. */
+  writeString(text: string): void {
+    // Worst case for UTF-8 is 3 bytes per UTF-16 unit.
+    const room = this.room(text.length * 3)
+    const written = this.chunk.utf8Write(text, this.end, room)
+    this.end += written
+    this.bytes += written
+  }
+
+  /** Queues bytes; `isText` says they are valid UTF-8. */
+  writeBytes(bytes: Buffer, isText: boolean): void {
+    if (!isText) this.text = false
+    this.bytes += bytes.length
+    if (bytes.length >= COPY_LIMIT) {
+      this.cut()
+      this.parts.push(bytes)
+      return
+    }
+    this.room(bytes.length)
+    bytes.copy(this.chunk, this.end)
+    this.end += bytes.length
+  }
+
+  /** Hands over everything queued, in order, and starts afresh. */
+  take(): Buffer[] {
+    this.cut()
+    const parts = this.parts
+    this.parts = []
+    this.bytes = 0
+    this.text = true
+    return parts
+  }
+
+  /** Drops everything queued (the connection is gone). */
+  clear(): void {
+    this.parts = []
+    this.start = this.end
+    this.bytes = 0
+    this.text = true
+  }
+
+  /** Ends the current run of packed bytes as a part. */
+  private cut(): void {
+    if (this.end > this.start) this.parts.push(this.chunk.subarray(this.start, this.end))
+    this.start = this.end
+  }
+
+  /** Makes sure `size` bytes fit after `end`; returns the room there is. */
+  private room(size: number): number {
+    if (this.chunk.length - this.end < size) {
+      this.cut()
+      this.chunk = Buffer.allocUnsafe(Math.max(this.nextChunkSize, size))
+      this.nextChunkSize = Math.min(MAX_CHUNK, this.nextChunkSize * 2)
+      this.start = 0
+      this.end = 0
+    }
+    return this.chunk.length - this.end
+  }
+}
