@@ -8,6 +8,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# If no prebuilt better-sqlite3 binary can be downloaded, node-gyp compiles it against the headers
+# node:20-slim ships in /usr/local/include/node (instead of downloading them from nodejs.org).
+ENV npm_config_nodedir=/usr/local
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
