@@ -73,6 +73,9 @@ export class Broker {
       if (durable === null) this.store.deleteDurable(record.key)
     }
     const now = Date.now()
+    // After a crash the store may not have heard of deliveries the clients saw: every recovered
+    // message is then marked redelivered, the conservative reading (as AMQP brokers do).
+    const assumeDelivered = !this.store.closedCleanly
     const byStoreName = new Map<string, Queue>()
     for (const queue of this.queues.values()) byStoreName.set(queue.storeName!, queue)
     for (const durable of this.durables.values()) byStoreName.set(durable.queue.storeName!, durable.queue)
@@ -88,7 +91,7 @@ export class Broker {
         continue
       }
       const message = new Message({ id: stored.id, destination: stored.destination, headers: stored.headers, body: stored.body, persistent: true, expires: stored.expires })
-      queue.restore(message, stored.key, stored.deliveries)
+      queue.restore(message, stored.key, assumeDelivered ? Math.max(1, stored.deliveries) : stored.deliveries)
     }
     await this.store.flush()
   }
@@ -212,12 +215,12 @@ export class Broker {
   private createQueue(name: string, limits: QueueLimits | QueueRecord): Queue {
     const destination = '/queue/' + name
     const isDeadLetterQueue = name.startsWith(DLQ_PREFIX)
-    const options: QueueOptions = {
-      ...this.options.queue,
-      ...definedLimits(limits),
-      // A dead-letter queue keeps what it holds: it never dead-letters further.
-      ...(isDeadLetterQueue ? { maxRedeliveries: Infinity } : {}),
-    }
+    // A dead-letter queue keeps what it holds: it never dead-letters further, and server-wide
+    // limits do not apply to it (only limits declared for it do).
+    const defaults: QueueOptions = isDeadLetterQueue
+      ? { ...this.options.queue, maxRedeliveries: Infinity, maxLength: 0, maxBytes: 0 }
+      : this.options.queue
+    const options: QueueOptions = { ...defaults, ...definedLimits(limits) }
     const queue = new Queue(destination, options, isDeadLetterQueue ? null : (message, reason) => this.deadLetter(name, message, reason), this.store, destination)
     this.queues.set(name, queue)
     return queue
@@ -235,14 +238,25 @@ export class Broker {
   }
 
   private deadLetter(queueName: string, message: Message, reason: string): void {
-    this.stats.deadLettered++
     const name = DLQ_PREFIX + queueName
     const destination = '/queue/' + name
     const headers: Header[] = [['destination', destination], ['original-destination', message.destination], ['dead-letter-reason', reason]]
     for (const header of message.headers) {
       if (header[0] !== 'destination' && header[0] !== 'original-destination' && header[0] !== 'dead-letter-reason') headers.push(header)
     }
-    this.queue(name).enqueue(message.with(destination, headers))
+    const result = this.queue(name).enqueue(message.with(destination, headers))
+    // Only a dead-letter queue declared with limits and reject-publish can refuse one.
+    if (result instanceof StompError) this.stats.dropped++
+    else this.stats.deadLettered++
+  }
+
+  /**
+   * Whether `destination` would refuse `count` more messages of `bytes` body bytes in all, so a
+   * COMMIT can refuse a transaction whole instead of applying part of it.
+   */
+  wouldRefuse(destination: Destination, count: number, bytes: number): StompError | undefined {
+    if (destination.kind !== 'queue') return undefined
+    return this.queues.get(destination.name)?.wouldRefuse(count, bytes)
   }
 
   private sweepExpired(now: number): void {

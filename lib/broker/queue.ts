@@ -118,9 +118,35 @@ export class Queue {
       key = write.key
       durable = write.durable
     }
-    this.add(new QueueEntry(this, message, ++this.seq, key, 0))
+    const entry = new QueueEntry(this, message, ++this.seq, key, 0)
+    this.add(entry)
+    // The producer hears the store failed and will send again: what is not delivered yet goes.
+    if (durable !== undefined) durable.catch(() => this.withdraw(entry))
     this.dispatch()
     return durable
+  }
+
+  /** The refusal enqueueing `count` more messages (`bytes` in all) would meet, if any. */
+  wouldRefuse(count: number, bytes: number): StompError | undefined {
+    const { maxLength, maxBytes, overflow } = this.options
+    if (overflow !== 'reject-publish') return undefined
+    if ((maxLength > 0 && this.waiting.length + count > maxLength) || (maxBytes > 0 && this.waitingBytes + bytes > maxBytes)) {
+      return new StompError('queue-full', `${this.destination} has no room for ${count} more messages (max-length ${maxLength || '∞'}, max-bytes ${maxBytes || '∞'})`)
+    }
+    return undefined
+  }
+
+  /** Takes a message back out if it is still waiting. */
+  private withdraw(entry: QueueEntry): void {
+    const index = this.indexOf(entry)
+    if (index < 0) return
+    this.waiting.removeAt(index)
+    this.forgetWaiting(entry)
+  }
+
+  private indexOf(entry: QueueEntry): number {
+    for (let i = 0; i < this.waiting.length; i++) if (this.waiting.at(i) === entry) return i
+    return -1
   }
 
   /** Puts back a message recovered from the store, in recovery order; dispatch happens later. */

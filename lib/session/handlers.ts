@@ -265,12 +265,14 @@ export class FrameHandlers {
     const transaction = this.transaction(txId, receipt)
     if (transaction === null) return
     session.transactions.delete(txId)
+    // All or nothing: a queue that would refuse one of the SENDs refuses the whole COMMIT.
+    const refusal = this.refusal(transaction)
+    if (refusal !== undefined) return session.fail(refusal, receipt)
     const durable: Promise<void>[] = []
     for (const action of transaction.actions) {
       if (action.kind === 'send') {
         const result = session.publish(action.destination, action.message)
-        if (result instanceof StompError) return session.fail(result, receipt)
-        if (result !== undefined) durable.push(result)
+        if (result instanceof Promise) durable.push(result)
       } else {
         // A message acked in the transaction may have been settled since; then there is nothing left to do.
         const pending = session.acks.get(action.ackId)
@@ -280,6 +282,23 @@ export class FrameHandlers {
     const effect = durable.length === 0 ? undefined : Promise.all(durable).then(() => undefined)
     if (receipt !== undefined) session.receipt(receipt, effect)
     else session.watchDurability(effect)
+  }
+
+  /** Why a queue would refuse this transaction's SENDs, counted together per queue. */
+  private refusal(transaction: Transaction): StompError | undefined {
+    const perQueue = new Map<string, { destination: Destination; count: number; bytes: number }>()
+    for (const action of transaction.actions) {
+      if (action.kind !== 'send' || action.destination.kind !== 'queue') continue
+      const totals = perQueue.get(action.destination.name) ?? { destination: action.destination, count: 0, bytes: 0 }
+      totals.count++
+      totals.bytes += action.message.body.length
+      perQueue.set(action.destination.name, totals)
+    }
+    for (const { destination, count, bytes } of perQueue.values()) {
+      const refusal = this.session.broker.wouldRefuse(destination, count, bytes)
+      if (refusal !== undefined) return refusal
+    }
+    return undefined
   }
 
   private abort(frame: Frame, receipt: string | undefined): void {

@@ -289,6 +289,9 @@ export class Session implements FrameSink {
   receipt(id: string | undefined, effect: PublishResult = undefined, closeAfter = false): void {
     if (effect instanceof StompError) return this.fail(effect, id)
     if (id === undefined && effect === undefined && !closeAfter) return
+    // Whatever the frame changed in the store (an ACK's delete, a delivery count) is durable
+    // before its RECEIPT, so a client never sees an acked message again.
+    if (effect === undefined) effect = this.broker.store.settled()
     if (effect === undefined && this.receipts.length === 0) {
       if (id !== undefined) this.sendFrame('RECEIPT', [['receipt-id', id]])
       if (closeAfter) this.close('client-disconnect')

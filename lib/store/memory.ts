@@ -6,6 +6,7 @@ import type { DurableRecord, QueueRecord, Store, StoredMessage, StoreWrite } fro
 export class MemoryStore implements Store {
   readonly kind = 'memory'
   readonly problem = null
+  readonly closedCleanly = true
   private readonly messages = new Map<number, StoredMessage>()
   private readonly durableRecords = new Map<string, DurableRecord>()
   private readonly queueRecords = new Map<string, QueueRecord>()
@@ -55,6 +56,10 @@ export class MemoryStore implements Store {
   }
 
   async flush(): Promise<void> {}
+
+  settled(): undefined {
+    return undefined
+  }
 
   async close(): Promise<void> {}
 }

@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS durable_subscriptions (
   destination TEXT NOT NULL,
   selector TEXT
 );
+CREATE TABLE IF NOT EXISTS meta (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS queues (
   name TEXT PRIMARY KEY,
   max_length INTEGER NOT NULL,
@@ -66,6 +70,7 @@ CREATE TABLE IF NOT EXISTS queues (
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite'
+  readonly closedCleanly: boolean
   private readonly db: Database.Database
   private readonly options: SqliteOptions
   private nextKey: number
@@ -105,6 +110,11 @@ export class SqliteStore implements Store {
     this.options = options
     const max = db.prepare('SELECT MAX(key) AS max FROM messages').get() as { max: number | null }
     this.nextKey = (max.max ?? 0) + 1
+    // The marker is removed while the store is open and written back by close(): finding it
+    // missing (in a database that has been used) means the last run ended without closing.
+    const marker = db.prepare("SELECT value FROM meta WHERE name = 'closed-cleanly'").get() as { value: string } | undefined
+    this.closedCleanly = marker !== undefined || max.max === null
+    db.prepare("DELETE FROM meta WHERE name = 'closed-cleanly'").run()
     this.insertRow = db.prepare('INSERT INTO messages (key, queue, id, destination, headers, body, expires, deliveries) VALUES (@key, @queue, @id, @destination, @headers, @body, @expires, @deliveries)')
     this.updateRow = db.prepare('UPDATE messages SET deliveries = ? WHERE key = ?')
     this.deleteRow = db.prepare('DELETE FROM messages WHERE key = ?')
@@ -182,9 +192,14 @@ export class SqliteStore implements Store {
     return promise
   }
 
+  settled(): Promise<void> | undefined {
+    return this.batch?.promise
+  }
+
   async close(): Promise<void> {
     try {
       await this.flush()
+      this.db.prepare("INSERT OR REPLACE INTO meta (name, value) VALUES ('closed-cleanly', ?)").run(new Date().toISOString())
     } finally {
       this.db.close()
     }

@@ -59,6 +59,16 @@ export interface Store {
   queues(): Promise<QueueRecord[]>
   /** Commits what is pending now. */
   flush(): Promise<void>
+  /**
+   * The commit that will make every write made so far durable; undefined when nothing is
+   * pending. A RECEIPT for an ACK waits for it, so an acked message never comes back.
+   */
+  settled(): Promise<void> | undefined
+  /**
+   * False when the previous run did not close the store (a crash, kill -9): what it recovers
+   * may have been delivered without the store knowing.
+   */
+  readonly closedCleanly: boolean
   /** Null when the store works; otherwise why it does not (for /readyz). */
   readonly problem: string | null
   close(): Promise<void>
