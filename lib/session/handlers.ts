@@ -8,7 +8,7 @@ import { StompError } from '../errors.js'
 import { DELIVERY_HEADERS, MessageTail, messageHeadPrefix } from '../frame/encoder.js'
 import { getHeader, type Frame } from '../frame/frame.js'
 import type { Session } from './session.js'
-import { ClientSubscription, legacyAckKey, type PendingAck } from './subscription.js'
+import { ClientSubscription } from './subscription.js'
 import { Transaction } from './transaction.js'
 
 const TEMP_QUEUE_PREFIX = '/temp-queue/'
@@ -221,7 +221,7 @@ export class FrameHandlers {
     // STOMP 1.2 acknowledges by the MESSAGE's `ack` header, sent back as `id`; 1.0 and 1.1 by message-id.
     const id = this.required(frame, session.version === '1.2' ? 'id' : 'message-id', receipt)
     if (id === undefined) return
-    const pending = session.version === '1.2' ? session.acks.get(id) : this.legacyPending(id, getHeader(frame, 'subscription'))
+    const pending = session.unacked.find(id, session.version, getHeader(frame, 'subscription'), session.subscriptions.values())
     if (pending === undefined) {
       return session.fail(new StompError('unknown-ack', `${frame.command} of ${JSON.stringify(id)}, which is not a message awaiting acknowledgement on this connection`), receipt)
     }
@@ -234,17 +234,6 @@ export class FrameHandlers {
     }
     session.settle(pending, isAck)
     session.receipt(receipt)
-  }
-
-  /** A 1.0/1.1 delivery by message-id: on the named subscription (1.1), or the first that holds it (1.0). */
-  private legacyPending(messageId: string, subscriptionId: string | undefined): PendingAck | undefined {
-    const session = this.session
-    if (subscriptionId !== undefined) return session.acks.get(legacyAckKey(subscriptionId, messageId))
-    for (const subscription of session.subscriptions.values()) {
-      const pending = subscription.pending.get(legacyAckKey(subscription.id, messageId))
-      if (pending !== undefined) return pending
-    }
-    return undefined
   }
 
   private begin(frame: Frame, receipt: string | undefined): void {
@@ -275,7 +264,7 @@ export class FrameHandlers {
         if (result instanceof Promise) durable.push(result)
       } else {
         // A message acked in the transaction may have been settled since; then there is nothing left to do.
-        const pending = session.acks.get(action.ackId)
+        const pending = session.unacked.get(action.ackId)
         if (pending !== undefined) session.settle(pending, action.kind === 'ack')
       }
     }

@@ -17,8 +17,10 @@ import type { Flusher } from './flusher.js'
 import type { HeartbeatMonitor } from './heartbeat.js'
 import { FrameHandlers } from './handlers.js'
 import { Outbox } from './outbox.js'
+import { ReceiptQueue, type ReceiptSink } from './receipts.js'
 import { negotiateHeartBeat, negotiateVersion, SUPPORTED_VERSIONS_HEADER, type HeartBeat } from './negotiate.js'
-import { legacyAckKey, PendingAck, type ClientSubscription } from './subscription.js'
+import { UnackedDeliveries, type PendingAck } from './acks.js'
+import type { ClientSubscription } from './subscription.js'
 import type { Transaction } from './transaction.js'
 
 export interface SessionOptions {
@@ -66,13 +68,7 @@ const CLOSE_REASONS: Partial<Record<ErrorCode, CloseReason>> = {
   'server-shutdown': 'shutdown',
 }
 
-interface PendingReceipt {
-  id: string | undefined
-  done: boolean
-  closeAfter: boolean
-}
-
-export class Session implements FrameSink {
+export class Session implements FrameSink, ReceiptSink {
   readonly id = randomBytes(9).toString('base64url')
   readonly connection: Connection
   readonly context: SessionContext
@@ -81,8 +77,7 @@ export class Session implements FrameSink {
   /** CONNECT's `login`, or '' — durable subscriptions are kept per login. */
   login = ''
   readonly subscriptions = new Map<string, ClientSubscription>()
-  /** Unacked deliveries by ack key: the `ack` header's value in 1.2, the message-id before. */
-  readonly acks = new Map<string, PendingAck>()
+  readonly unacked = new UnackedDeliveries()
   readonly transactions = new Map<string, Transaction>()
 
   private state = State.Connecting
@@ -91,7 +86,6 @@ export class Session implements FrameSink {
   private readonly logger: Logger
   private heartBeat: HeartBeat = { send: 0, receive: 0 }
   private readonly connectDeadline: number
-  private ackCounter = 0
 
   // Outbound: frames of this turn, written together by the flusher.
   private readonly outbox = new Outbox()
@@ -108,7 +102,7 @@ export class Session implements FrameSink {
   private lastSent = Date.now()
   private lastKeepAlive = Date.now()
 
-  private readonly receipts: PendingReceipt[] = []
+  private readonly receipts = new ReceiptQueue(this)
 
   constructor(connection: Connection, context: SessionContext) {
     this.connection = connection
@@ -210,16 +204,7 @@ export class Session implements FrameSink {
       tail = new MessageTail(message.headers, message.body)
       message.encoded = tail
     }
-    let ack: string | undefined
-    if (delivery !== null) {
-      // 1.2 clients ACK by the `ack` header; 1.0 and 1.1 clients by message-id, which two
-      // subscriptions on one connection may both receive, so the key names the subscription too.
-      const key = this.version === '1.2' ? (++this.ackCounter).toString(36) : legacyAckKey(subscription.id, message.id)
-      const pending = new PendingAck(key, subscription, delivery)
-      this.acks.set(key, pending)
-      subscription.pending.set(key, pending)
-      if (this.version === '1.2') ack = key
-    }
+    const ack = delivery === null ? undefined : this.unacked.track(subscription, message.id, delivery, this.version)
     this.context.stats.delivered++
     // The head is written straight into the outbox; the tail, shared by every delivery, is copied
     // in (or, when large, queued as it is).
@@ -285,28 +270,13 @@ export class Session implements FrameSink {
 
   // ---- receipts ----
 
-  /** Sends RECEIPT `id` once `effect` (if any) is done, keeping receipts in frame order. */
+  /** Sends RECEIPT `id` once `effect` (if any) is durable, keeping receipts in frame order. */
   receipt(id: string | undefined, effect: PublishResult = undefined, closeAfter = false): void {
     if (effect instanceof StompError) return this.fail(effect, id)
     if (id === undefined && effect === undefined && !closeAfter) return
     // Whatever the frame changed in the store (an ACK's delete, a delivery count) is durable
     // before its RECEIPT, so a client never sees an acked message again.
-    if (effect === undefined) effect = this.broker.store.settled()
-    if (effect === undefined && this.receipts.length === 0) {
-      if (id !== undefined) this.sendFrame('RECEIPT', [['receipt-id', id]])
-      if (closeAfter) this.close('client-disconnect')
-      return
-    }
-    const entry: PendingReceipt = { id, done: effect === undefined, closeAfter }
-    this.receipts.push(entry)
-    if (effect !== undefined) {
-      effect.then(() => {
-        entry.done = true
-        this.flushReceipts()
-      }, (err: unknown) => this.storeFailed(err, id))
-    } else {
-      this.flushReceipts()
-    }
+    this.receipts.add(id, effect ?? this.broker.store.settled(), closeAfter)
   }
 
   /** Durability that nobody waits for a receipt on still has to be reported if it fails. */
@@ -319,46 +289,31 @@ export class Session implements FrameSink {
     return true
   }
 
-  private flushReceipts(): void {
-    while (this.receipts.length > 0 && this.receipts[0]!.done && this.state < State.Closing) {
-      const entry = this.receipts.shift()!
-      if (entry.id !== undefined) this.sendFrame('RECEIPT', [['receipt-id', entry.id]])
-      if (entry.closeAfter) this.close('client-disconnect')
-    }
+  sendReceipt(id: string): void {
+    this.sendFrame('RECEIPT', [['receipt-id', id]])
+  }
+
+  closeAfterReceipts(): void {
+    this.close('client-disconnect')
+  }
+
+  durabilityFailed(err: unknown, receiptId: string | undefined): void {
+    this.storeFailed(err, receiptId)
   }
 
   // ---- acks ----
 
-  /** ACK or NACK of a pending delivery; cumulative in `client` mode. */
+  /** ACK or NACK of a pending delivery (cumulative in `client` mode); the subscription may take more then. */
   settle(pending: PendingAck, ack: boolean): void {
-    const subscription = pending.subscription
-    if (subscription.ackMode === 'client') {
-      for (const entry of subscription.pending.values()) {
-        this.settleOne(entry, ack)
-        if (entry === pending) break
-      }
-    } else {
-      this.settleOne(pending, ack)
-    }
-    if (this.writable) subscription.binding?.resume()
-  }
-
-  private settleOne(pending: PendingAck, ack: boolean): void {
-    this.acks.delete(pending.key)
-    pending.subscription.pending.delete(pending.key)
-    if (ack) pending.delivery.ack()
-    else pending.delivery.requeue()
+    this.unacked.settle(pending, ack)
+    if (this.writable) pending.subscription.binding?.resume()
   }
 
   /** Unsubscribes: stops deliveries, then returns unacked messages for redelivery. */
   dropSubscription(subscription: ClientSubscription): void {
     this.subscriptions.delete(subscription.id)
     subscription.binding?.cancel()
-    this.returnUnacked(subscription)
-  }
-
-  private returnUnacked(subscription: ClientSubscription): void {
-    for (const pending of subscription.pending.values()) this.settleOne(pending, false)
+    this.unacked.returnAll(subscription)
   }
 
   // ---- errors and closing ----
@@ -418,10 +373,9 @@ export class Session implements FrameSink {
     this.subscriptions.clear()
     // Cancel every binding first, so returned messages cannot come back to this session.
     for (const subscription of subscriptions) subscription.binding?.cancel()
-    for (const subscription of subscriptions) this.returnUnacked(subscription)
-    this.acks.clear()
+    for (const subscription of subscriptions) this.unacked.returnAll(subscription)
     this.transactions.clear()
-    this.receipts.length = 0
+    this.receipts.stop()
     this.broker.sessionClosed(this)
   }
 

@@ -2,24 +2,7 @@
 // deliveries it has not acked yet (in delivery order, for cumulative `client` acks).
 import type { AckMode, Binding, Consumer, Delivery } from '../broker/consumer.js'
 import type { Message } from '../broker/message.js'
-
-/** The ack key of a STOMP 1.0/1.1 delivery: subscription and message-id. */
-export function legacyAckKey(subscriptionId: string, messageId: string): string {
-  return subscriptionId + '\u0000' + messageId
-}
-
-/** A delivery waiting for ACK or NACK. */
-export class PendingAck {
-  readonly key: string
-  readonly subscription: ClientSubscription
-  readonly delivery: Delivery
-
-  constructor(key: string, subscription: ClientSubscription, delivery: Delivery) {
-    this.key = key
-    this.subscription = subscription
-    this.delivery = delivery
-  }
-}
+import type { PendingAck } from './acks.js'
 
 /** What a subscription needs from its session. */
 export interface SubscriptionOwner {
