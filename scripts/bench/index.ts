@@ -7,20 +7,35 @@
 // enforced. A new bench is a module exporting run(options) plus one line in BENCHES.
 import type { BenchOptions, BenchReport } from './harness.js'
 import { formatReport } from './harness.js'
+import { formatBrokerReport, isBrokerReport, type BrokerReport } from './load/report.js'
+
+type Report = BenchReport | BrokerReport
 
 interface BenchModule {
   /** Returns a report for the runner to print, or prints its own lines and returns nothing. */
-  run(options: BenchOptions): Promise<BenchReport | void> | BenchReport | void
+  run(options: BenchOptions): Promise<Report | void> | Report | void
 }
 
 // One line per bench; modules load only when their bench runs.
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   codec: () => import('./codec.js'),
   matcher: () => import('./matcher.js'),
+  // Every broker scenario side by side with RabbitMQ and the raw-ws ceiling (issue 7) ...
+  brokers: () => import('./brokers.js'),
+  // ... and each scenario alone (parts of `brokers`, so not run again when no name is given).
+  fanout: () => import('./scenarios/fanout.js'),
+  queue: () => import('./scenarios/queue.js'),
+  persistent: () => import('./persistent.js'),
+  latency: () => import('./scenarios/latency.js'),
+  large: () => import('./scenarios/large.js'),
+  idle: () => import('./scenarios/idle.js'),
 }
 
+/** What `npm run bench` runs with no name: everything once. */
+const DEFAULT_BENCHES = ['codec', 'matcher', 'brokers']
+
 function usage(): string {
-  return `usage: npm run bench [-- <bench>...] [--quick] [--json]\nbenches: ${Object.keys(BENCHES).join(', ')}`
+  return `usage: npm run bench [-- <bench>...] [--quick] [--json]\nbenches: ${Object.keys(BENCHES).join(', ')} (default: ${DEFAULT_BENCHES.join(', ')})`
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -43,9 +58,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const options: BenchOptions = { quick: flags.has('--quick') }
   const json = flags.has('--json')
-  const selected = names.length > 0 ? names : Object.keys(BENCHES)
+  const selected = names.length > 0 ? names : DEFAULT_BENCHES
 
-  const reports: Array<BenchReport | { bench: string, quick: boolean, output: 'text' }> = []
+  const reports: Array<Report | { bench: string, quick: boolean, output: 'text' }> = []
   const log = console.log
   // In --json mode stdout carries the JSON document only.
   if (json) console.log = (...args: unknown[]) => { console.error(...args) }
@@ -60,7 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
         if (!json) log(`(${name}: ${seconds} s)\n`)
       } else {
         reports.push(report)
-        if (!json) log(`${formatReport(report)}\n(${name}: ${seconds} s)\n`)
+        if (!json) log(`${isBrokerReport(report) ? formatBrokerReport(report) : formatReport(report)}\n(${name}: ${seconds} s)\n`)
       }
     }
   } finally {

@@ -1,0 +1,33 @@
+// The side-by-side broker suite (issue 7): every scenario against stompd, RabbitMQ (when it is
+// running) and the raw-ws ceiling, in one go, so every ratio is measured within one run.
+//
+//   npm run bench -- brokers [--quick] [--json]          (the whole suite)
+//   npm run bench -- fanout | queue | persistent | latency | idle | large
+//
+// Full: each figure is the median of 3 runs of 10 s per broker (about half an hour in all);
+// --quick: one 2 s run per broker and 1,000 idle connections instead of 19,000 (CI: the suite
+// must not rot; its numbers are indicative only). Never fails on numbers.
+import type { BenchOptions } from './harness.js'
+import { runFigures } from './load/bench.js'
+import type { Figure, ScenarioOptions } from './load/figure.js'
+import * as persistent from './persistent.js'
+import * as fanout from './scenarios/fanout.js'
+import * as idle from './scenarios/idle.js'
+import * as large from './scenarios/large.js'
+import * as latency from './scenarios/latency.js'
+import * as queue from './scenarios/queue.js'
+
+export function figures(options: ScenarioOptions): Figure[] {
+  return [
+    ...fanout.figures(options),
+    ...queue.figures(options),
+    ...persistent.figures(options),
+    ...latency.figures(options),
+    ...large.figures(options),
+    ...idle.figures(options),
+  ]
+}
+
+export function run(options: BenchOptions) {
+  return runFigures('brokers', figures(options), options)
+}
