@@ -33,5 +33,6 @@ VOLUME ["/data"]
 EXPOSE 15674 61613
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.STOMPD_PORT || 15674) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# node runs as PID 1 and handles SIGTERM itself: ERROR to every client, then exit 0.
-CMD ["node", "dist/cli.js"]
+# Through the file's own `#!/usr/bin/env -S node ...` line, which carries stompd's node flags;
+# env execs node, so node is PID 1 and handles SIGTERM itself: ERROR to every client, exit 0.
+CMD ["/app/dist/cli.js"]

@@ -1,15 +1,20 @@
 // A double-ended queue on a growable ring buffer: O(1) push, shift and unshift, no
-// per-item allocation, and no O(n) Array#shift on a long queue.
+// per-item allocation, and no O(n) Array#shift on a long queue. The ring is allocated on the
+// first push: a connection or a queue that never holds anything costs no array.
+
+/** The ring of every empty Fifo; it has no slots, so nothing is ever written to it. */
+const NO_ITEMS: never[] = []
 
 export class Fifo<T> {
-  private items: (T | undefined)[]
+  private items: (T | undefined)[] = NO_ITEMS
   private head = 0
   private count = 0
+  private readonly firstCapacity: number
 
   constructor(initialCapacity = 16) {
     let capacity = 1
     while (capacity < initialCapacity) capacity <<= 1
-    this.items = new Array<T | undefined>(capacity)
+    this.firstCapacity = capacity
   }
 
   get length(): number {
@@ -97,7 +102,7 @@ export class Fifo<T> {
   }
 
   clear(): void {
-    this.items = new Array<T | undefined>(16)
+    this.items = NO_ITEMS
     this.head = 0
     this.count = 0
   }
@@ -108,7 +113,7 @@ export class Fifo<T> {
 
   private grow(): void {
     const old = this.items
-    const next = new Array<T | undefined>(old.length * 2)
+    const next = new Array<T | undefined>(old.length === 0 ? this.firstCapacity : old.length * 2)
     for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) & (old.length - 1)]
     this.items = next
     this.head = 0

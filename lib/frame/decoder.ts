@@ -61,6 +61,21 @@ const KIND_LF = 1
 const KIND_COLON = 2
 const KIND_BACKSLASH = 3
 const KIND_NON_ASCII = 4
+/** Limits with their defaults filled in, once per options object: thousands of decoders share one. */
+const resolvedLimits = new WeakMap<Partial<DecoderLimits>, DecoderLimits>()
+
+function resolveLimits(limits: Partial<DecoderLimits>): DecoderLimits {
+  let resolved = resolvedLimits.get(limits)
+  if (resolved === undefined) {
+    resolved = { ...DEFAULT_DECODER_LIMITS, ...limits }
+    resolvedLimits.set(limits, resolved)
+  }
+  return resolved
+}
+
+/** Header lines a decoder has room for before it first grows (most frames have a handful). */
+const FIRST_MARK_LINES = 16
+
 const BYTE_KIND = new Uint8Array(256)
 BYTE_KIND[LF] = KIND_LF
 BYTE_KIND[COLON] = KIND_COLON
@@ -88,8 +103,8 @@ export class FrameDecoder {
   private prev = 0
   private sawBackslash = false
   private sawNonAscii = false
-  /** Per line k: marks[2k] = first colon, marks[2k+1] = the LF ending it. */
-  private readonly marks: Int32Array
+  /** Per line k: marks[2k] = first colon, marks[2k+1] = the LF ending it. Grows with the lines seen. */
+  private marks: Int32Array<ArrayBuffer> = new Int32Array(2 * FIRST_MARK_LINES)
 
   // Parsed once the blank line is found.
   private command: Command = 'SEND'
@@ -99,8 +114,7 @@ export class FrameDecoder {
 
   constructor(sink: FrameSink, limits: Partial<DecoderLimits> = {}) {
     this.sink = sink
-    this.limits = { ...DEFAULT_DECODER_LIMITS, ...limits }
-    this.marks = new Int32Array(2 * (this.limits.maxHeaders + 2))
+    this.limits = resolveLimits(limits)
   }
 
   /** Bytes held for a frame not yet complete. */
@@ -237,7 +251,7 @@ export class FrameDecoder {
    * Returns the position in `buf` of the blank line's LF, or -1 (incomplete, or failed).
    */
   private scanHeaders(buf: Buffer, from: number, end: number, offset: number): number {
-    const marks = this.marks
+    let marks = this.marks
     const { maxHeaders, maxHeaderLineLength, maxFrameSize } = this.limits
     let lineStart = this.lineStart
     let lines = this.lineCount
@@ -265,6 +279,7 @@ export class FrameDecoder {
         } else if (lines > maxHeaders) {
           return this.fail('too-many-headers', `a frame has more than ${maxHeaders} headers`)
         }
+        if (2 * lines + 1 >= marks.length) marks = this.growMarks()
         marks[2 * lines] = colon
         marks[2 * lines + 1] = rel
         lines++
@@ -373,10 +388,20 @@ export class FrameDecoder {
 
   private emit(body: Buffer): void {
     const frame: Frame = { command: this.command, headers: this.headers, body }
+    // Not kept: an idle connection should not hold on to its last frame's headers.
+    this.headers = NO_HEADERS
     this.pending = null
     this.pendingLength = 0
     this.phase = Phase.Idle
     this.sink.onFrame(frame)
+  }
+
+  /** Doubles the line marks; the header limit bounds them (the command line, then up to maxHeaders + 1 lines). */
+  private growMarks(): Int32Array<ArrayBuffer> {
+    const grown = new Int32Array(Math.min(2 * this.marks.length, 2 * (this.limits.maxHeaders + 2)))
+    grown.set(this.marks)
+    this.marks = grown
+    return grown
   }
 
   private beginFrame(): void {

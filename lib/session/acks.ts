@@ -24,7 +24,8 @@ export class PendingAck {
 }
 
 export class UnackedDeliveries {
-  private readonly byKey = new Map<string, PendingAck>()
+  /** Made on the first delivery that needs an ACK: most connections never have one. */
+  private byKey: Map<string, PendingAck> | null = null
   private counter = 0
 
   /**
@@ -36,6 +37,7 @@ export class UnackedDeliveries {
     const isModern = version === '1.2'
     const key = isModern ? (++this.counter).toString(36) : legacyAckKey(subscription.id, messageId)
     const pending = new PendingAck(key, subscription, delivery)
+    this.byKey ??= new Map()
     this.byKey.set(key, pending)
     subscription.pending.set(key, pending)
     return isModern ? key : undefined
@@ -43,7 +45,7 @@ export class UnackedDeliveries {
 
   /** By the key a transaction kept. */
   get(key: string): PendingAck | undefined {
-    return this.byKey.get(key)
+    return this.byKey?.get(key)
   }
 
   /**
@@ -51,8 +53,8 @@ export class UnackedDeliveries {
    * in 1.1, or on the first subscription holding it in 1.0 (which has no subscription header).
    */
   find(id: string, version: StompVersion, subscriptionId: string | undefined, subscriptions: Iterable<ClientSubscription>): PendingAck | undefined {
-    if (version === '1.2') return this.byKey.get(id)
-    if (subscriptionId !== undefined) return this.byKey.get(legacyAckKey(subscriptionId, id))
+    if (version === '1.2') return this.byKey?.get(id)
+    if (subscriptionId !== undefined) return this.byKey?.get(legacyAckKey(subscriptionId, id))
     for (const subscription of subscriptions) {
       const pending = subscription.pending.get(legacyAckKey(subscription.id, id))
       if (pending !== undefined) return pending
@@ -76,7 +78,7 @@ export class UnackedDeliveries {
   }
 
   private settleOne(pending: PendingAck, ack: boolean): void {
-    this.byKey.delete(pending.key)
+    this.byKey?.delete(pending.key)
     pending.subscription.pending.delete(pending.key)
     if (ack) pending.delivery.ack()
     else pending.delivery.requeue()

@@ -51,6 +51,14 @@ export class Outbox {
     this.end += bytes.length
   }
 
+  /** Queues bytes that never change (a heart-beat EOL) as they are: no chunk needed for them. */
+  writeConstant(bytes: Buffer, isText: boolean): void {
+    if (!isText) this.text = false
+    this.bytes += bytes.length
+    this.cut()
+    this.parts.push(bytes)
+  }
+
   /** Hands over everything queued, in order, and starts afresh. */
   take(): Buffer[] {
     this.cut()
@@ -59,6 +67,15 @@ export class Outbox {
     this.bytes = 0
     this.text = true
     return parts
+  }
+
+  /** Lets go of the chunk while nothing is queued; the next write starts a small one. */
+  release(): void {
+    if (this.bytes > 0) return
+    this.chunk = EMPTY
+    this.nextChunkSize = FIRST_CHUNK
+    this.start = 0
+    this.end = 0
   }
 
   /** Drops everything queued (the connection is gone). */

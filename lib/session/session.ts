@@ -12,7 +12,7 @@ import { StompError, type ErrorCode } from '../errors.js'
 import { FrameDecoder, type DecoderLimits, type FrameSink } from '../frame/decoder.js'
 import { encodeFrame, messageHead, MessageTail } from '../frame/encoder.js'
 import { EMPTY_BODY, getHeader, type Command, type Frame, type Header, type StompVersion } from '../frame/frame.js'
-import type { CloseReason, Connection } from '../transport/connection.js'
+import type { CloseReason, Connection, ConnectionListener } from '../transport/connection.js'
 import type { Flusher } from './flusher.js'
 import type { HeartbeatMonitor } from './heartbeat.js'
 import { FrameHandlers } from './handlers.js'
@@ -68,7 +68,7 @@ const CLOSE_REASONS: Partial<Record<ErrorCode, CloseReason>> = {
   'server-shutdown': 'shutdown',
 }
 
-export class Session implements FrameSink, ReceiptSink {
+export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   readonly id = randomBytes(9).toString('base64url')
   readonly connection: Connection
   readonly context: SessionContext
@@ -76,14 +76,14 @@ export class Session implements FrameSink, ReceiptSink {
   version: StompVersion = '1.2'
   /** CONNECT's `login`, or '' — durable subscriptions are kept per login. */
   login = ''
-  readonly subscriptions = new Map<string, ClientSubscription>()
   readonly unacked = new UnackedDeliveries()
-  readonly transactions = new Map<string, Transaction>()
+  // Made on first use: an idle connection (a browser tab waiting) should cost little.
+  private subscriptionsById: Map<string, ClientSubscription> | null = null
+  private transactionsById: Map<string, Transaction> | null = null
 
   private state = State.Connecting
   private readonly decoder: FrameDecoder
   private readonly handlers: FrameHandlers
-  private readonly logger: Logger
   private heartBeat: HeartBeat = { send: 0, receive: 0 }
   private readonly connectDeadline: number
 
@@ -102,24 +102,29 @@ export class Session implements FrameSink, ReceiptSink {
   private lastSent = Date.now()
   private lastKeepAlive = Date.now()
 
-  private readonly receipts = new ReceiptQueue(this)
+  /** Made on the first receipt asked for. */
+  private receipts: ReceiptQueue | null = null
 
   constructor(connection: Connection, context: SessionContext) {
     this.connection = connection
     this.context = context
     this.broker = context.broker
-    this.logger = context.logger.child({ session: this.id })
     this.decoder = new FrameDecoder(this, context.options.decoderLimits)
     this.handlers = new FrameHandlers(this)
     this.connectDeadline = Date.now() + context.options.connectTimeout
     context.sessions.add(this)
     context.stats.connections++
     context.heartbeats.watch(this, context.options.connectTimeout)
-    connection.onData((chunk) => this.onData(chunk))
-    connection.onDrain(() => this.onDrain())
-    connection.onOversized(() => this.fail(new StompError('frame-too-large', `a WebSocket message larger than the server accepts; frames are limited to ${context.options.decoderLimits.maxFrameSize} bytes`)))
-    connection.onClose((reason) => this.onClosed(reason))
-    this.logger.debug({ remote: connection.remote, transport: connection.transport }, 'connection opened')
+    connection.attach(this)
+    this.log('debug', { remote: connection.remote, transport: connection.transport }, 'connection opened')
+  }
+
+  get subscriptions(): Map<string, ClientSubscription> {
+    return this.subscriptionsById ??= new Map()
+  }
+
+  get transactions(): Map<string, Transaction> {
+    return this.transactionsById ??= new Map()
   }
 
   get connected(): boolean {
@@ -138,7 +143,7 @@ export class Session implements FrameSink, ReceiptSink {
 
   // ---- inbound ----
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     this.receivedSinceCheck = true
     if (chunk.length === 0 || this.state >= State.Closing) return
     try {
@@ -187,7 +192,7 @@ export class Session implements FrameSink, ReceiptSink {
     const intervals = [this.heartBeat.send, this.heartBeat.receive, this.context.options.keepAliveInterval].filter((ms) => ms > 0)
     if (intervals.length > 0) this.context.heartbeats.watch(this, Math.min(...intervals))
     this.sendFrame('CONNECTED', headers)
-    this.logger.info({ remote: this.connection.remote, transport: this.connection.transport, version, login: getHeader(frame, 'login') }, 'session connected')
+    this.log('info', { remote: this.connection.remote, transport: this.connection.transport, version, login: getHeader(frame, 'login') }, 'session connected')
   }
 
   // ---- outbound ----
@@ -251,7 +256,7 @@ export class Session implements FrameSink, ReceiptSink {
     this.flushScheduled = false
   }
 
-  private onDrain(): void {
+  onDrain(): void {
     this.blocked = false
     try {
       this.resumeConsumers()
@@ -262,7 +267,8 @@ export class Session implements FrameSink, ReceiptSink {
 
   private resumeConsumers(): void {
     this.starved = false
-    for (const subscription of this.subscriptions.values()) {
+    if (this.subscriptionsById === null) return
+    for (const subscription of this.subscriptionsById.values()) {
       if (!this.writable) return
       subscription.binding?.resume()
     }
@@ -276,6 +282,7 @@ export class Session implements FrameSink, ReceiptSink {
     if (id === undefined && effect === undefined && !closeAfter) return
     // Whatever the frame changed in the store (an ACK's delete, a delivery count) is durable
     // before its RECEIPT, so a client never sees an acked message again.
+    this.receipts ??= new ReceiptQueue(this)
     this.receipts.add(id, effect ?? this.broker.store.settled(), closeAfter)
   }
 
@@ -326,7 +333,7 @@ export class Session implements FrameSink, ReceiptSink {
     headers.push(...extraHeaders, ['content-type', 'text/plain'])
     this.sendFrame('ERROR', headers, Buffer.from(error.detail, 'utf8'))
     const reason = CLOSE_REASONS[error.code] ?? 'protocol-error'
-    this.logger.info({ code: error.code, reason }, 'session error')
+    this.log('info', { code: error.code, reason }, 'session error')
     this.close(reason)
   }
 
@@ -336,12 +343,12 @@ export class Session implements FrameSink, ReceiptSink {
   }
 
   private storeFailed(err: unknown, receiptId: string | undefined): void {
-    this.logger.error({ err }, 'store failed to make a message durable')
+    this.log('error', { err }, 'store failed to make a message durable')
     this.fail(new StompError('store-unavailable', 'the message could not be stored; it was not accepted'), receiptId)
   }
 
   private internalError(err: unknown): void {
-    this.logger.error({ err }, 'internal error while handling input')
+    this.log('error', { err }, 'internal error while handling input')
     this.fail(new StompError('internal-error', 'the server failed to process a frame'))
   }
 
@@ -355,7 +362,12 @@ export class Session implements FrameSink, ReceiptSink {
     this.connection.close(reason)
   }
 
-  private onClosed(reason: CloseReason): void {
+  onOversized(): void {
+    const limit = this.context.options.decoderLimits.maxFrameSize
+    this.fail(new StompError('frame-too-large', `a WebSocket message larger than the server accepts; frames are limited to ${limit} bytes`))
+  }
+
+  onClose(reason: CloseReason): void {
     if (this.state === State.Closed) return
     this.state = State.Closed
     this.decoder.stop()
@@ -364,19 +376,25 @@ export class Session implements FrameSink, ReceiptSink {
     this.context.sessions.delete(this)
     this.context.stats.closed[reason] = (this.context.stats.closed[reason] ?? 0) + 1
     this.outbox.clear()
-    this.logger.info({ reason }, 'connection closed')
+    this.log('info', { reason }, 'connection closed')
   }
 
   /** Cancels subscriptions, returns unacked messages, aborts transactions, drops temp queues. */
   private release(): void {
-    const subscriptions = [...this.subscriptions.values()]
-    this.subscriptions.clear()
+    const subscriptions = this.subscriptionsById === null ? [] : [...this.subscriptionsById.values()]
+    this.subscriptionsById = null
     // Cancel every binding first, so returned messages cannot come back to this session.
     for (const subscription of subscriptions) subscription.binding?.cancel()
     for (const subscription of subscriptions) this.unacked.returnAll(subscription)
-    this.transactions.clear()
-    this.receipts.stop()
+    this.transactionsById = null
+    this.receipts?.stop()
     this.broker.sessionClosed(this)
+  }
+
+  /** Logs with the session id; no child logger per session: an idle connection should cost little. */
+  private log(level: 'debug' | 'info' | 'error', fields: Record<string, unknown>, message: string): void {
+    const logger = this.context.logger
+    if (logger.isLevelEnabled(level)) logger[level]({ session: this.id, ...fields }, message)
   }
 
   // ---- timers ----
@@ -402,6 +420,9 @@ export class Session implements FrameSink, ReceiptSink {
     if (this.sentSinceCheck) {
       this.lastSent = now
       this.sentSinceCheck = false
+    } else if (this.outbox.isEmpty) {
+      // Quiet for a tick: give back the outbox's chunk rather than hold it while idle.
+      this.outbox.release()
     }
     const { receive, send } = this.heartBeat
     const { heartbeatGrace, keepAliveInterval } = this.context.options
@@ -409,7 +430,7 @@ export class Session implements FrameSink, ReceiptSink {
       return this.fail(new StompError('heartbeat-timeout', `nothing received for ${now - this.lastReceived} ms; the agreed heart-beat is ${receive} ms`))
     }
     if (send > 0 && now - this.lastSent >= send - this.context.heartbeats.granularity) {
-      this.outbox.writeBytes(HEARTBEAT_EOL, true)
+      this.outbox.writeConstant(HEARTBEAT_EOL, true)
       this.scheduleFlush()
       this.lastSent = now
     }

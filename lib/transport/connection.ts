@@ -12,6 +12,24 @@ export type CloseReason =
 
 export type TransportKind = 'ws' | 'tcp'
 
+/**
+ * What a connection reports to the layer above it. One object rather than a callback per
+ * event: an idle connection then holds no closures, and there may be tens of thousands.
+ */
+export interface ConnectionListener {
+  /** Inbound bytes. A zero-length chunk means the peer is alive without sending bytes (a WebSocket pong). */
+  onData(chunk: Buffer): void
+  /** The outbound buffer fell back under the high-water mark after write() returned false. */
+  onDrain(): void
+  /** Called once, when the connection is gone. */
+  onClose(reason: CloseReason): void
+  /**
+   * The peer sent a message larger than the transport itself accepts; the connection closes
+   * right after the listener returns, so it can still write a last word.
+   */
+  onOversized(): void
+}
+
 export interface Connection {
   readonly transport: TransportKind
   /** `host:port` of the peer, for logs. */
@@ -24,16 +42,8 @@ export interface Connection {
    * `text` says the bytes are valid UTF-8 (a WebSocket sends them as a text message).
    */
   write(parts: readonly Buffer[], text: boolean): boolean
-  /** Inbound bytes. A zero-length chunk means the peer is alive without sending bytes (a WebSocket pong). */
-  onData(listener: (chunk: Buffer) => void): void
-  onDrain(listener: () => void): void
-  /** Called once, when the connection is gone. */
-  onClose(listener: (reason: CloseReason) => void): void
-  /**
-   * The peer sent a message larger than the transport itself accepts; the connection closes
-   * right after the listener returns, so it can still write a last word.
-   */
-  onOversized(listener: () => void): void
+  /** Where inbound bytes and events go from now on; called once, right after the connection is made. */
+  attach(listener: ConnectionListener): void
   /** Inbound flow control: stop reading while the session has too much outstanding. */
   pause(): void
   resume(): void

@@ -1,6 +1,6 @@
 // STOMP over plain TCP: a net.Server whose sockets become Connections.
 import net from 'node:net'
-import type { CloseReason, Connection } from './connection.js'
+import type { CloseReason, Connection, ConnectionListener } from './connection.js'
 
 export interface TcpOptions {
   /** Outbound bytes buffered per socket before write() reports backpressure. */
@@ -16,7 +16,7 @@ export class TcpConnection implements Connection {
   private readonly socket: net.Socket
   private readonly options: TcpOptions
   private closeReason: CloseReason | null = null
-  private closeListener: ((reason: CloseReason) => void) | null = null
+  private listener: ConnectionListener | null = null
 
   constructor(socket: net.Socket, options: TcpOptions) {
     this.socket = socket
@@ -29,9 +29,9 @@ export class TcpConnection implements Connection {
       // ECONNRESET and friends: the 'close' event that follows reports it.
     })
     socket.on('close', () => {
-      const listener = this.closeListener
-      this.closeListener = null
-      listener?.(this.closeReason ?? 'client-left')
+      const listener = this.listener
+      this.listener = null
+      listener?.onClose(this.closeReason ?? 'client-left')
     })
   }
 
@@ -55,20 +55,11 @@ export class TcpConnection implements Connection {
     return socket.writableLength < this.options.highWaterMark
   }
 
-  onData(listener: (chunk: Buffer) => void): void {
-    this.socket.on('data', listener)
-  }
-
-  onDrain(listener: () => void): void {
-    this.socket.on('drain', listener)
-  }
-
-  onClose(listener: (reason: CloseReason) => void): void {
-    this.closeListener = listener
-  }
-
-  onOversized(_listener: () => void): void {
-    // A byte stream has no message size: the frame decoder's limits are the only ones.
+  attach(listener: ConnectionListener): void {
+    this.listener = listener
+    // A byte stream has no message size, so no onOversized: the decoder's limits are the only ones.
+    this.socket.on('data', (chunk: Buffer) => this.listener?.onData(chunk))
+    this.socket.on('drain', () => this.listener?.onDrain())
   }
 
   pause(): void {

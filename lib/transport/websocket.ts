@@ -1,10 +1,12 @@
 // STOMP over WebSocket: a Fastify plugin serving `/ws` (and `/stomp`) with STOMP
 // subprotocol negotiation; each socket becomes a Connection.
-import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import type { WebSocket } from 'ws'
-import type { CloseReason, Connection } from './connection.js'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
+import { WebSocket, WebSocketServer } from 'ws'
+import type { CloseReason, Connection, ConnectionListener } from './connection.js'
 
 export interface WebSocketOptions {
   paths: readonly string[]
@@ -28,6 +30,7 @@ export function chooseSubprotocol(offered: ReadonlySet<string>): string | false 
 }
 
 const OPEN = 1
+const ignoreError = (): void => {}
 const EMPTY = Buffer.alloc(0)
 const CLOSE_CODES: Record<CloseReason, number> = {
   'client-left': 1000,
@@ -39,26 +42,58 @@ const CLOSE_CODES: Record<CloseReason, number> = {
   'shutdown': 1001,
 }
 
+/**
+ * ws's WebSocket with a slot for its Connection, so that every socket shares one function per
+ * event instead of holding closures of its own (ws calls listeners with the socket as `this`).
+ */
+class StompSocket extends WebSocket {
+  connection: WsConnection | null = null
+}
+
+// ws's typings give listeners a plain WebSocket as `this`; ours are always StompSockets.
+function onMessage(this: WebSocket, data: Buffer): void {
+  (this as StompSocket).connection?.listener?.onData(data)
+}
+
+/** A pong proves the peer alive: reported as data without bytes. */
+function onPong(this: WebSocket): void {
+  (this as StompSocket).connection?.listener?.onData(EMPTY)
+}
+
+function onSocketClose(this: WebSocket): void {
+  (this as StompSocket).connection?.closed()
+}
+
+const AS_TEXT = { binary: false }
+const AS_BINARY = { binary: true }
+/** More than a server frame's header (at most 10 bytes) adds to a message on the wire. */
+const FRAME_OVERHEAD = 16
+
 export class WsConnection implements Connection {
   readonly transport = 'ws' as const
-  readonly remote: string
-  private readonly ws: WebSocket
+  listener: ConnectionListener | null = null
+  private readonly ws: StompSocket
+  /** For `remote`, read when a log line needs it rather than kept as a string. */
+  private readonly socket: Socket
   private readonly options: Pick<WebSocketOptions, 'highWaterMark' | 'closeTimeout'>
   private blocked = false
   private closeReason: CloseReason | null = null
-  private drainListener: (() => void) | null = null
-  private closeListener: ((reason: CloseReason) => void) | null = null
+  private afterWrite: (() => void) | null = null
 
-  constructor(ws: WebSocket, remote: string, options: Pick<WebSocketOptions, 'highWaterMark' | 'closeTimeout'>) {
+  constructor(ws: StompSocket, socket: Socket, options: Pick<WebSocketOptions, 'highWaterMark' | 'closeTimeout'>) {
     this.ws = ws
-    this.remote = remote
+    this.socket = socket
     this.options = options
+    ws.connection = this
     ws.binaryType = 'nodebuffer'
-    ws.on('close', () => {
-      const listener = this.closeListener
-      this.closeListener = null
-      listener?.(this.closeReason ?? 'client-left')
-    })
+    // ws closes the socket itself after a protocol error (with 1002, 1009, ...); the event
+    // only needs a listener so that it is not thrown.
+    ws.on('error', ignoreError)
+    ws.on('close', onSocketClose)
+  }
+
+  get remote(): string {
+    return `${this.socket.remoteAddress}:${this.socket.remotePort}`
   }
 
   get bufferedBytes(): number {
@@ -69,41 +104,40 @@ export class WsConnection implements Connection {
     const ws = this.ws
     if (ws.readyState !== OPEN) return false
     const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
-    // Every write carries the callback: the one of the last write made while blocked fires
-    // once everything before it has been handed to the kernel, which is the drain.
-    ws.send(data, { binary: !text }, this.afterWrite)
-    if (ws.bufferedAmount >= this.options.highWaterMark) this.blocked = true
+    const highWaterMark = this.options.highWaterMark
+    // The drain is the callback of the last write that reached the high-water mark: it fires once
+    // everything before it has been handed to the kernel. Writes well under the mark need none.
+    const nearMark = this.blocked || ws.bufferedAmount + data.length + FRAME_OVERHEAD >= highWaterMark
+    ws.send(data, text ? AS_TEXT : AS_BINARY, nearMark ? (this.afterWrite ??= () => this.written()) : undefined)
+    if (ws.bufferedAmount >= highWaterMark) this.blocked = true
     return !this.blocked
   }
 
-  private readonly afterWrite = (): void => {
-    if (!this.blocked || this.ws.bufferedAmount >= this.options.highWaterMark) return
-    this.blocked = false
-    this.drainListener?.()
-  }
-
-  onData(listener: (chunk: Buffer) => void): void {
-    this.ws.on('message', (data: Buffer) => listener(data))
-    // A pong proves the peer alive: report it as data without bytes.
-    this.ws.on('pong', () => listener(EMPTY))
-  }
-
-  onDrain(listener: () => void): void {
-    this.drainListener = listener
-  }
-
-  onClose(listener: (reason: CloseReason) => void): void {
-    this.closeListener = listener
-  }
-
-  onOversized(listener: () => void): void {
+  attach(listener: ConnectionListener): void {
+    this.listener = listener
+    const ws = this.ws
+    ws.on('message', onMessage)
+    ws.on('pong', onPong)
     // ws rejects a message over maxPayload by sending close 1009 from its receiver's 'error'
     // handler. Running first lets the session send its ERROR frame ahead of that close frame.
     // `_receiver` is ws's own (undocumented) field; without it the client just sees the 1009.
-    const receiver = (this.ws as unknown as { _receiver?: { prependListener?(event: 'error', fn: (err: { code?: string }) => void): void } })._receiver
+    const receiver = (ws as unknown as { _receiver?: { prependListener?(event: 'error', fn: (err: { code?: string }) => void): void } })._receiver
     receiver?.prependListener?.('error', (err) => {
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') listener()
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.listener?.onOversized()
     })
+  }
+
+  /** The socket is gone: tell the listener once, with why. */
+  closed(): void {
+    const listener = this.listener
+    this.listener = null
+    listener?.onClose(this.closeReason ?? 'client-left')
+  }
+
+  private written(): void {
+    if (!this.blocked || this.ws.bufferedAmount >= this.options.highWaterMark) return
+    this.blocked = false
+    this.listener?.onDrain()
   }
 
   pause(): void {
@@ -130,27 +164,52 @@ export class WsConnection implements Connection {
   }
 }
 
+/** How a plain HTTP request to a WebSocket path is answered. */
+const UPGRADE_REQUIRED = {
+  error: 'Upgrade Required',
+  message: 'this path speaks STOMP over WebSocket: connect with a WebSocket client (subprotocols v12.stomp, v11.stomp, v10.stomp)',
+}
+
+/** Refuses an upgrade the broker does not serve, in plain HTTP, before any WebSocket exists. */
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+}
+
+// The upgrade is taken straight from Fastify's HTTP server rather than routed through Fastify
+// per connection (as @fastify/websocket does): that route keeps a request, a reply, an
+// http.ServerResponse and a child logger alive for as long as the socket lives, several KiB
+// for each idle browser tab. Plain HTTP requests to the same paths still go through Fastify.
 async function stompWebSocket(fastify: FastifyInstance, options: WebSocketOptions): Promise<void> {
-  await fastify.register(fastifyWebsocket, {
-    options: {
-      maxPayload: options.maxPayload,
-      perMessageDeflate: false,
-      handleProtocols: (offered) => chooseSubprotocol(offered),
-    },
-    errorHandler(error, socket, request) {
-      request.log.debug({ err: error }, 'websocket error')
-      socket.terminate()
-    },
-    preClose: async function () {
-      await options.onShutdown()
-    },
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: options.maxPayload,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => chooseSubprotocol(offered),
+    WebSocket: StompSocket,
   })
+  const paths = new Set(options.paths)
+  const accept = (ws: WebSocket, request: IncomingMessage): void => {
+    options.onConnection(new WsConnection(ws as StompSocket, request.socket, options))
+  }
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const query = request.url?.indexOf('?') ?? -1
+    const path = query < 0 ? request.url : request.url!.slice(0, query)
+    if (path === undefined || !paths.has(path)) return refuseUpgrade(socket, '404 Not Found')
+    wss.handleUpgrade(request, socket, head, accept)
+  }
+  fastify.server.on('upgrade', onUpgrade)
+
   for (const path of options.paths) {
-    fastify.get(path, { websocket: true }, (socket, request) => {
-      const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`
-      options.onConnection(new WsConnection(socket, remote, options))
+    fastify.get(path, async (_request, reply) => {
+      reply.code(426).header('upgrade', 'websocket')
+      return UPGRADE_REQUIRED
     })
   }
+  fastify.addHook('preClose', async () => {
+    fastify.server.off('upgrade', onUpgrade)
+    await options.onShutdown()
+  })
 }
 
 export const webSocketTransport = fp(stompWebSocket, { name: 'stompd-websocket', fastify: '5.x' })

@@ -6,7 +6,7 @@
 //   ceiling  the raw broadcast server (ceiling-server.ts), a child process
 // Every child started here is killed when the suite ends, or when this process exits anyway.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -124,14 +124,25 @@ function childProblem(name: string, started: Started): () => string | null {
 }
 
 /**
- * The stompd CLI to run: lib/cli.ts through tsx, or a built one (STOMPD_BENCH_CLI=dist/cli.js);
- * STOMPD_BENCH_NODE_ARGS adds node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile
- * the broker under the bench's load (the profile is written when the suite stops it).
+ * The stompd CLI to run: the built dist/cli.js (`npm run bench` builds first) with the node flags
+ * of its own `#!` line, as `npm start`, `npx stompd` and the Docker image run it — but through
+ * this node, and without relying on the file's exec bit. STOMPD_BENCH_CLI=lib/cli.ts runs the
+ * source through tsx instead; STOMPD_BENCH_NODE_ARGS adds node flags, e.g. `--cpu-prof
+ * --cpu-prof-dir=/tmp/prof` to profile the broker under the bench's load (the profile is
+ * written when the suite stops it).
  */
 function stompdCommand(): string[] {
-  const cli = process.env.STOMPD_BENCH_CLI ?? 'lib/cli.ts'
-  const nodeArgs = (process.env.STOMPD_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+  const cli = process.env.STOMPD_BENCH_CLI ?? 'dist/cli.js'
+  const extra = (process.env.STOMPD_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+  const nodeArgs = [...shebangFlags(join(ROOT, cli)), ...extra]
   return [...nodeArgs, ...(cli.endsWith('.ts') ? ['--import', 'tsx', cli] : [cli])]
+}
+
+/** The node flags on a script's `#!/usr/bin/env -S node ...` line. */
+function shebangFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0]!
+  const match = /^#!.*\bnode((?:\s+-\S+)*)\s*$/.exec(first)
+  return match === null ? [] : match[1]!.split(/\s+/).filter((a) => a !== '')
 }
 
 const STORE_LABEL: Record<StompdStore, string> = {
