@@ -1,11 +1,11 @@
 // STOMP frame encoder: frames to Buffers, headers escaped per version, `content-length`
 // on every frame with a body.
 //
-// A MESSAGE that fans out to many subscriptions is encoded in two parts: a shared tail
-// (every header common to all deliveries, the blank line, the body and the NUL), built
-// once per message and version, and a small per-delivery head (`MESSAGE`, `subscription`,
-// `message-id`, `ack`, `redelivered`). The transport writes [head, tail] without copying
-// the tail: on TCP as one writev, over WebSocket inside one message.
+// A MESSAGE that fans out to many subscriptions is encoded in parts: a shared tail (`message-id`
+// and every other header common to all deliveries, the blank line, the body and the NUL), built
+// once per message and version; a head prefix per subscription (`MESSAGE`, `subscription`),
+// built once per SUBSCRIBE; and, only where a delivery has them, its own `ack` and
+// `redelivered` lines. A delivery is then two or three small copies, no encoding.
 import { isUtf8 } from 'node:buffer'
 import { escapeHeader, isEscaped, type Command, type Header, type StompVersion } from './frame.js'
 
@@ -76,7 +76,10 @@ export class MessageTail {
   /** `bodyBytes` is a view into an encoding of ours, no longer the caller's buffer. */
   private bodyEncoded = false
 
-  constructor(headers: readonly Header[], body: Buffer) {
+  readonly messageId: string
+
+  constructor(messageId: string, headers: readonly Header[], body: Buffer) {
+    this.messageId = messageId
     this.headers = headers
     this.bodyBytes = body
     this.isText = isUtf8(body)
@@ -92,11 +95,11 @@ export class MessageTail {
     const cached = this.byVersion[index]
     if (cached !== undefined) return cached
     const body = this.bodyBytes
-    const lines = headerLines(this.headers, version !== '1.0', version, DELIVERY_HEADERS)
+    const lines = headerLine('message-id', this.messageId, version !== '1.0', version) + headerLines(this.headers, version !== '1.0', version, DELIVERY_HEADERS)
     const encoded = assemble(body.length > 0 ? lines + 'content-length:' + body.length + '\n\n' : lines + '\n', body)
     // STOMP 1.2 escaping lengthens whatever it touches, and it touches a superset of what 1.1
     // escapes and 1.0 sanitizes: unchanged in 1.2 means the same bytes in every version.
-    if (version === '1.2' && lines.length === rawLength(this.headers)) this.plain = encoded
+    if (version === '1.2' && lines.length === rawLength(this.messageId, this.headers)) this.plain = encoded
     else this.byVersion[index] = encoded
     if (!this.bodyEncoded) {
       this.bodyBytes = encoded.subarray(encoded.length - 1 - body.length, encoded.length - 1)
@@ -115,8 +118,8 @@ export class MessageTail {
 }
 
 /** Length of the header lines a MESSAGE tail would hold were nothing escaped. */
-function rawLength(headers: readonly Header[]): number {
-  let length = 0
+function rawLength(messageId: string, headers: readonly Header[]): number {
+  let length = 'message-id'.length + messageId.length + 2
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!
     if (name === 'content-length' || DELIVERY_HEADERS.has(name)) continue
@@ -126,26 +129,25 @@ function rawLength(headers: readonly Header[]): number {
 }
 
 /**
- * The start of every MESSAGE head for one subscription: `MESSAGE`, `subscription:<id>` and the
- * name of the `message-id` header, escaped for the subscriber's version. Computed once per SUBSCRIBE.
+ * The start of every MESSAGE for one subscription: `MESSAGE` and `subscription:<id>`, escaped for
+ * the subscriber's version. Encoded once per SUBSCRIBE.
  */
-export function messageHeadPrefix(subscription: string, version: StompVersion): string {
-  return 'MESSAGE\n' + headerLine('subscription', subscription, version !== '1.0', version) + 'message-id:'
+export function messageHeadPrefix(subscription: string, version: StompVersion): Buffer {
+  return Buffer.from('MESSAGE\n' + headerLine('subscription', subscription, version !== '1.0', version), 'utf8')
 }
 
 /**
- * The per-delivery head of a MESSAGE, as text: `prefix` from messageHeadPrefix, then the
- * message-id and, when needed, `ack` and `redelivered`. `messageId` and `ack` are ids stompd
- * generates (no characters that need escaping); `ack` is omitted for auto-acked subscriptions.
+ * The header lines only some deliveries carry, between the prefix and the tail: `ack` (ids stompd
+ * generates, nothing to escape) for a subscription that must acknowledge, and `redelivered`.
  */
-export function messageHead(prefix: string, messageId: string, ack: string | undefined, redelivered: boolean): string {
-  let head = prefix + messageId + '\n'
-  if (ack !== undefined) head += 'ack:' + ack + '\n'
-  if (redelivered) head += 'redelivered:true\n'
-  return head
+export function deliveryHeaders(ack: string | undefined, redelivered: boolean): string {
+  let lines = ack === undefined ? '' : 'ack:' + ack + '\n'
+  if (redelivered) lines += 'redelivered:true\n'
+  return lines
 }
 
-/** messageHead as a Buffer, for writing the head and the shared tail as two parts. */
-export function encodeMessageHead(prefix: string, messageId: string, ack: string | undefined, redelivered: boolean): Buffer {
-  return Buffer.from(messageHead(prefix, messageId, ack, redelivered), 'utf8')
+/** A delivery's head as one Buffer: the subscription's prefix and the delivery's own lines. */
+export function encodeMessageHead(prefix: Buffer, ack: string | undefined, redelivered: boolean): Buffer {
+  const own = deliveryHeaders(ack, redelivered)
+  return own === '' ? prefix : Buffer.concat([prefix, Buffer.from(own, 'utf8')])
 }

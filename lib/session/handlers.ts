@@ -99,9 +99,10 @@ export class FrameHandlers {
     }
     // Encoding the shared MESSAGE tail now copies the body out of the socket chunk, once: the
     // message keeps a view of the encoded bytes, and subscribers (1.2 ones, most often) reuse them.
-    const tail = new MessageTail(headers, frame.body)
+    const id = session.broker.ids.next()
+    const tail = new MessageTail(id, headers, frame.body)
     tail.encode('1.2')
-    const message = new Message({ id: session.broker.ids.next(), destination, headers, body: tail.body, persistent: persistent === true, expires })
+    const message = new Message({ id, destination, headers, body: tail.body, persistent: persistent === true, expires })
     message.encoded = tail
     return message
   }

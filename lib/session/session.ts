@@ -10,7 +10,7 @@ import type { Destination } from '../broker/destination.js'
 import type { Message } from '../broker/message.js'
 import { StompError, type ErrorCode } from '../errors.js'
 import { FrameDecoder, type DecoderLimits, type FrameSink } from '../frame/decoder.js'
-import { encodeFrame, messageHead, MessageTail } from '../frame/encoder.js'
+import { deliveryHeaders, encodeFrame, MessageTail } from '../frame/encoder.js'
 import { EMPTY_BODY, getHeader, type Command, type Frame, type Header, type StompVersion } from '../frame/frame.js'
 import type { CloseReason, Connection, ConnectionListener } from '../transport/connection.js'
 import type { Flusher } from './flusher.js'
@@ -206,14 +206,15 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   deliverMessage(subscription: ClientSubscription, message: Message, redelivered: boolean, delivery: Delivery | null): void {
     let tail = message.encoded as MessageTail | undefined
     if (tail === undefined) {
-      tail = new MessageTail(message.headers, message.body)
+      tail = new MessageTail(message.id, message.headers, message.body)
       message.encoded = tail
     }
     const ack = delivery === null ? undefined : this.unacked.track(subscription, message.id, delivery, this.version)
     this.context.stats.delivered++
-    // The head is written straight into the outbox; the tail, shared by every delivery, is copied
-    // in (or, when large, queued as it is).
-    this.outbox.writeString(messageHead(subscription.headPrefix, message.id, ack, redelivered))
+    // Copies of the subscription's prefix and of the tail every delivery shares (a large tail is
+    // queued as it is), with the delivery's own lines in between when it has any.
+    this.outbox.writeBytes(subscription.headPrefix, true)
+    if (ack !== undefined || redelivered) this.outbox.writeAscii(deliveryHeaders(ack, redelivered))
     this.outbox.writeBytes(tail.encode(this.version), tail.isText)
     this.scheduleFlush()
   }

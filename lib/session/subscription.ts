@@ -21,8 +21,8 @@ export class ClientSubscription implements Consumer {
   readonly ackMode: AckMode
   /** Most unacked messages at once; 0 = no limit. */
   readonly prefetch: number
-  /** `MESSAGE`, `subscription` and the `message-id` name, encoded once for this subscriber's version. */
-  readonly headPrefix: string
+  /** `MESSAGE` and `subscription`, encoded once for this subscriber's version. */
+  readonly headPrefix: Buffer
   readonly filter: ((message: Message) => boolean) | null
   /** Unacked deliveries by ack key, in delivery order. */
   readonly pending = new Map<string, PendingAck>()
@@ -31,7 +31,7 @@ export class ClientSubscription implements Consumer {
   durableKey: string | null = null
 
   constructor(session: SubscriptionOwner, id: string, destination: string, ackMode: AckMode, prefetch: number,
-    headPrefix: string, filter: ((message: Message) => boolean) | null) {
+    headPrefix: Buffer, filter: ((message: Message) => boolean) | null) {
     this.session = session
     this.id = id
     this.destination = destination

@@ -29,29 +29,31 @@ t.test('never escapes CONNECTED; where no escaping exists, CR and LF cannot forg
 })
 
 t.test('a MESSAGE for many subscribers shares one encoded tail', async (t) => {
-  const tail = new MessageTail([['destination', '/topic/a'], ['content-type', 'text/plain']], Buffer.from('hi'))
+  const tail = new MessageTail('m-1', [['destination', '/topic/a'], ['content-type', 'text/plain']], Buffer.from('hi'))
   const shared = tail.encode('1.2')
   t.equal(tail.encode('1.1'), shared, 'no header needs escaping, so the versions share the bytes')
   t.equal(tail.encode('1.0'), shared)
-  const head = encodeMessageHead(messageHeadPrefix('sub-1', '1.2'), 'm-1', 'a-1', false)
+  const head = encodeMessageHead(messageHeadPrefix('sub-1', '1.2'), 'a-1', false)
   t.equal(Buffer.concat([head, shared]).toString(),
-    'MESSAGE\nsubscription:sub-1\nmessage-id:m-1\nack:a-1\ndestination:/topic/a\ncontent-type:text/plain\ncontent-length:2\n\nhi\0')
-  const again = encodeMessageHead(messageHeadPrefix('s:2', '1.2'), 'm-1', undefined, true)
-  t.equal(again.toString(), 'MESSAGE\nsubscription:s\\c2\nmessage-id:m-1\nredelivered:true\n', 'subscription ids are escaped')
+    'MESSAGE\nsubscription:sub-1\nack:a-1\nmessage-id:m-1\ndestination:/topic/a\ncontent-type:text/plain\ncontent-length:2\n\nhi\0')
+  const again = encodeMessageHead(messageHeadPrefix('s:2', '1.2'), undefined, true)
+  t.equal(again.toString(), 'MESSAGE\nsubscription:s\\c2\nredelivered:true\n', 'subscription ids are escaped')
+  const auto = messageHeadPrefix('sub-1', '1.2')
+  t.equal(encodeMessageHead(auto, undefined, false), auto, 'an auto-acked first delivery is the prefix alone')
 })
 
 t.test('a MESSAGE tail is escaped per version when it has to be', async (t) => {
-  const tail = new MessageTail([['destination', '/topic/a'], ['note', 'x:y']], EMPTY_BODY)
-  t.equal(tail.encode('1.2').toString(), 'destination:/topic/a\nnote:x\\cy\n\n\0')
-  t.equal(tail.encode('1.0').toString(), 'destination:/topic/a\nnote:x:y\n\n\0')
+  const tail = new MessageTail('m:1', [['destination', '/topic/a'], ['note', 'x:y']], EMPTY_BODY)
+  t.equal(tail.encode('1.2').toString(), 'message-id:m\\c1\ndestination:/topic/a\nnote:x\\cy\n\n\0')
+  t.equal(tail.encode('1.0').toString(), 'message-id:m:1\ndestination:/topic/a\nnote:x:y\n\n\0')
 })
 
 t.test('a MESSAGE tail drops the per-delivery headers a sender supplied', async (t) => {
-  const tail = new MessageTail([['destination', '/q'], ['message-id', 'forged'], ['subscription', 'x'], ['ack', 'y']], EMPTY_BODY)
-  t.equal(tail.encode('1.2').toString(), 'destination:/q\n\n\0')
+  const tail = new MessageTail('m-1', [['destination', '/q'], ['message-id', 'forged'], ['subscription', 'x'], ['ack', 'y']], EMPTY_BODY)
+  t.equal(tail.encode('1.2').toString(), 'message-id:m-1\ndestination:/q\n\n\0')
 })
 
 t.test('a MESSAGE tail knows whether its body can travel as WebSocket text', async (t) => {
-  t.equal(new MessageTail([], Buffer.from('héllo')).isText, true)
-  t.equal(new MessageTail([], Buffer.from([0xff, 0xfe])).isText, false)
+  t.equal(new MessageTail('m-1', [], Buffer.from('héllo')).isText, true)
+  t.equal(new MessageTail('m-1', [], Buffer.from([0xff, 0xfe])).isText, false)
 })

@@ -218,11 +218,11 @@ t.test('stompjs reads a fanned-out MESSAGE (our per-subscriber head + shared tai
     // STOMP 1.1 has no `\r` escape, and stompjs drops every CR in a header line: no CR for 1.1.
     const values = version === '1.2' ? SAFE_VALUES : SAFE_VALUES.filter(([name]) => name !== 'x-cr')
     // The sender's own subscription and content-length are never forwarded.
-    const tail = new MessageTail([...values, ['subscription', 'sender-copy'], ['content-length', '999']], body)
-    const head = encodeMessageHead(messageHeadPrefix('sub:0', version), 'T_1@@session-1@@7', 'ack-7', true)
+    const tail = new MessageTail('T_1@@session-1@@7', [...values, ['subscription', 'sender-copy'], ['content-length', '999']], body)
+    const head = encodeMessageHead(messageHeadPrefix('sub:0', version), 'ack-7', true)
     const whole = Buffer.concat([head, tail.encode(version)])
     const expectedHeaders: Header[] = [
-      ['subscription', 'sub:0'], ['message-id', 'T_1@@session-1@@7'], ['ack', 'ack-7'], ['redelivered', 'true'],
+      ['subscription', 'sub:0'], ['ack', 'ack-7'], ['redelivered', 'true'], ['message-id', 'T_1@@session-1@@7'],
       ...values, ['content-length', String(body.length)],
     ]
     // As written: head and tail in one WebSocket message, or as two TCP segments.
@@ -246,9 +246,9 @@ t.test('stompjs reads a fanned-out MESSAGE (our per-subscriber head + shared tai
 })
 
 t.test('stompjs parses our frames sent as WebSocket text the same as sent as binary', (t) => {
-  const tail = new MessageTail([['destination', '/topic/chat'], ['content-type', 'text/plain']], Buffer.from('hello, wörld 😀'))
+  const tail = new MessageTail('m-9', [['destination', '/topic/chat'], ['content-type', 'text/plain']], Buffer.from('hello, wörld 😀'))
   t.ok(tail.isText, 'a UTF-8 body may go out as a text message')
-  const bytes = Buffer.concat([encodeMessageHead(messageHeadPrefix('s-1', '1.2'), 'm-9', undefined, false), tail.encode('1.2')])
+  const bytes = Buffer.concat([encodeMessageHead(messageHeadPrefix('s-1', '1.2'), undefined, false), tail.encode('1.2')])
   const asText = parseWithStompjs([bytes.toString('utf8')])
   t.same(asText, parseWithStompjs([arrayBufferOf(bytes)]))
   t.equal(new TextDecoder().decode(asText.frames[0]?.binaryBody), 'hello, wörld 😀')

@@ -251,13 +251,14 @@ for (const [index, version] of VERSIONS.entries()) {
       body: bodyArb,
     })
     check(t, fc.property(messageArb, eolsArb, cutsArb, (m, eols, rawCuts) => {
-      const tail = new MessageTail(m.headers, m.body)
-      const head = encodeMessageHead(messageHeadPrefix(m.subscription, version), m.messageId, m.ack, m.redelivered)
+      const tail = new MessageTail(m.messageId, m.headers, m.body)
+      const head = encodeMessageHead(messageHeadPrefix(m.subscription, version), m.ack, m.redelivered)
       const frameBytes = Buffer.concat([head, tail.encode(version)])
       const bytes = Buffer.concat([frameBytes, Buffer.from(eols.join('')), frameBytes])
-      const headers: Header[] = [['subscription', m.subscription], ['message-id', m.messageId]]
+      const headers: Header[] = [['subscription', m.subscription]]
       if (m.ack !== undefined) headers.push(['ack', m.ack])
       if (m.redelivered) headers.push(['redelivered', 'true'])
+      headers.push(['message-id', m.messageId])
       for (const h of m.headers) if (h[0] !== 'content-length' && !DELIVERY_HEADERS.has(h[0])) headers.push(h)
       if (m.body.length > 0) headers.push(['content-length', String(m.body.length)])
       const frame: Event = { kind: 'frame', frame: { command: 'MESSAGE', headers, body: m.body } }
