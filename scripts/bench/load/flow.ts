@@ -10,27 +10,16 @@ import { Histogram, type LatencySummary } from './histogram.js'
 import type { PoolWorker, WorkerPool } from './pool.js'
 import {
   layout, sharedSize, MEASURING, PHASE, PHASE_GO, PHASE_STOP, TOTAL_RECEIVED,
-  type AckMode, type FlowSpec, type Layout, type WorkerResult,
+  type FlowSpec, type Layout, type Traffic, type WorkerResult,
 } from './protocol.js'
 
 /** The shape of a flow: who sends what to whom, and how publishers are paced. */
-export interface FlowShape {
+export interface FlowShape extends Traffic {
   /** Names the destination (`/topic/bench.<name>`), so figures never share one. */
   name: string
   transport: Transport
-  mode: 'topic' | 'queue'
-  ack: AckMode
-  publishers: number
-  subscribers: number
   /** Worker threads the subscribers are spread over (publishers always get one of their own). */
   subscriberThreads: number
-  bodyBytes: number
-  persistent: boolean
-  receiptEvery: number
-  window: number
-  undeliveredCap: number
-  /** Total msgs/s for a fixed-rate run; 0 = as fast as pacing allows. */
-  rate: number
 }
 
 export interface RunTiming {

@@ -7,15 +7,8 @@ import type { Histogram } from './histogram.js'
 
 export type AckMode = 'auto' | 'client-individual'
 
-/** One run of one figure against one broker, as every worker of the run sees it. */
-export interface FlowSpec {
-  /** Put on every SEND (`bench-run`); subscribers ignore messages of earlier runs still queued. */
-  runId: string
-  endpoint: Endpoint
-  /** STOMP destination, `/topic/...` or `/queue/...`. */
-  destination: string
-  /** The ceiling's channel for the same thing: `topic.x` (broadcast) or `queue.x` (round-robin). */
-  rawChannel: string
+/** What a flow sends and how publishers are paced: shared by a figure's shape and each run's spec. */
+export interface Traffic {
   mode: 'topic' | 'queue'
   ack: AckMode
   publishers: number
@@ -31,6 +24,17 @@ export interface FlowSpec {
   undeliveredCap: number
   /** Total messages per second for fixed-rate (latency) runs; 0 = as fast as pacing allows. */
   rate: number
+}
+
+/** One run of one figure against one broker, as every worker of the run sees it. */
+export interface FlowSpec extends Traffic {
+  /** Put on every SEND (`bench-run`); subscribers ignore messages of earlier runs still queued. */
+  runId: string
+  endpoint: Endpoint
+  /** STOMP destination, `/topic/...` or `/queue/...`. */
+  destination: string
+  /** The ceiling's channel for the same thing: `topic.x` (broadcast) or `queue.x` (round-robin). */
+  rawChannel: string
   sab: SharedArrayBuffer
 }
 
