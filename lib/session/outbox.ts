@@ -3,6 +3,12 @@
 // usually leave as one Buffer without a Buffer.concat; a large tail stays its own part and is
 // never copied. The chunk is reused across turns until full: the transport keeps the regions
 // already handed to it, and later writes only touch the space after them.
+//
+// Headroom: a transport that frames what it writes (a WebSocket message header) asks for a few
+// free bytes in front of each packed run. When a take()'s first part is a packed run (the usual
+// case: frames and small messages), `roomInFront` says those bytes are there, so the transport
+// writes its header in them and sends header and payload as one buffer: no header allocation,
+// no writev.
 
 /** A tail at least this large is written as its own part instead of being copied. */
 const COPY_LIMIT = 16 * 1024
@@ -17,12 +23,24 @@ export class Outbox {
   bytes = 0
   /** Every byte queued is valid UTF-8 (a WebSocket may send them as text). */
   text = true
+  /** Free bytes kept in front of every packed run, for the transport's header. */
+  readonly headroom: number
+  /** After take(): the free bytes in front of its first part (`headroom`, or 0 when that part is not packed). */
+  roomInFront = 0
   private parts: Buffer[] = []
   private chunk: Buffer = EMPTY
   private nextChunkSize = FIRST_CHUNK
-  /** Where this turn's bytes in `chunk` start, and where they end. */
+  /** Where the open run of packed bytes in `chunk` starts (after its headroom), and where it ends. */
   private start = 0
   private end = 0
+  /** The first queued part is a packed run, with headroom in front of it. */
+  private leadingRun = false
+
+  constructor(headroom = 0) {
+    this.headroom = headroom
+    // No chunk yet: `end` past the empty chunk makes the first write allocate one.
+    this.start = this.end = headroom
+  }
 
   get isEmpty(): boolean {
     return this.bytes === 0
@@ -75,6 +93,8 @@ export class Outbox {
   take(): Buffer[] {
     this.cut()
     const parts = this.parts
+    this.roomInFront = this.leadingRun ? this.headroom : 0
+    this.leadingRun = false
     this.parts = []
     this.bytes = 0
     this.text = true
@@ -86,32 +106,34 @@ export class Outbox {
     if (this.bytes > 0) return
     this.chunk = EMPTY
     this.nextChunkSize = FIRST_CHUNK
-    this.start = 0
-    this.end = 0
+    this.start = this.end = this.headroom // past the empty chunk: the next write allocates one
   }
 
   /** Drops everything queued (the connection is gone). */
   clear(): void {
     this.parts = []
-    this.start = this.end
+    this.leadingRun = false
+    this.start = this.end = this.end + this.headroom
     this.bytes = 0
     this.text = true
   }
 
-  /** Ends the current run of packed bytes as a part. */
+  /** Ends the current run of packed bytes as a part; the next run starts past its own headroom. */
   private cut(): void {
-    if (this.end > this.start) this.parts.push(this.chunk.subarray(this.start, this.end))
-    this.start = this.end
+    if (this.end === this.start) return
+    if (this.parts.length === 0) this.leadingRun = true
+    this.parts.push(this.chunk.subarray(this.start, this.end))
+    this.start = this.end = this.end + this.headroom
   }
 
-  /** Makes sure `size` bytes fit after `end`; returns the room there is. */
+  /** Makes sure `size` bytes fit after `end` (and, for a new chunk, headroom before); returns the room there is. */
   private room(size: number): number {
-    if (this.chunk.length - this.end < size) {
+    // `end` may lie past the chunk's length when a cut left no room for the next run's headroom.
+    if (this.chunk.length - this.end < size || this.chunk.length < this.end) {
       this.cut()
-      this.chunk = Buffer.allocUnsafe(Math.max(this.nextChunkSize, size))
+      this.chunk = Buffer.allocUnsafe(Math.max(this.nextChunkSize, size + this.headroom))
       this.nextChunkSize = Math.min(MAX_CHUNK, this.nextChunkSize * 2)
-      this.start = 0
-      this.end = 0
+      this.start = this.end = this.headroom
     }
     return this.chunk.length - this.end
   }

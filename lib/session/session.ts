@@ -88,7 +88,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   private readonly connectDeadline: number
 
   // Outbound: frames of this turn, written together by the flusher.
-  private readonly outbox = new Outbox()
+  private readonly outbox: Outbox
   private flushScheduled = false
   /** The connection said its buffer is past the high-water mark; cleared on drain. */
   private blocked = false
@@ -110,6 +110,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     this.context = context
     this.broker = context.broker
     this.decoder = new FrameDecoder(this, context.options.decoderLimits)
+    this.outbox = new Outbox(connection.headroom)
     this.handlers = new FrameHandlers(this)
     this.connectDeadline = Date.now() + context.options.connectTimeout
     context.sessions.add(this)
@@ -247,7 +248,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
       const text = this.outbox.text
       const parts = this.outbox.take()
       this.sentSinceCheck = true
-      if (!this.connection.write(parts, text)) {
+      if (!this.connection.write(parts, text, this.outbox.roomInFront)) {
         this.blocked = true
         break
       }

@@ -36,12 +36,16 @@ export interface Connection {
   readonly remote: string
   /** Outbound bytes not yet handed to the kernel. */
   readonly bufferedBytes: number
+  /** Free bytes the transport would like in front of what it writes, for a header of its own (0: none). */
+  readonly headroom: number
   /**
    * Writes `parts` as one unit (one WebSocket message; one writev on TCP). Returns false
    * once the outbound buffer is past the high-water mark; `onDrain` fires when it is not.
    * `text` says the bytes are valid UTF-8 (a WebSocket sends them as a text message).
+   * `roomInFront` free bytes precede `parts[0]` in its memory: the transport may write its
+   * header there (at most `headroom` of them are ever offered; 0 when there are none).
    */
-  write(parts: readonly Buffer[], text: boolean): boolean
+  write(parts: readonly Buffer[], text: boolean, roomInFront: number): boolean
   /** Where inbound bytes and events go from now on; called once, right after the connection is made. */
   attach(listener: ConnectionListener): void
   /** Inbound flow control: stop reading while the session has too much outstanding. */

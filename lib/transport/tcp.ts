@@ -12,6 +12,7 @@ export interface TcpOptions {
 
 export class TcpConnection implements Connection {
   readonly transport = 'tcp' as const
+  readonly headroom = 0 // a byte stream: nothing to put in front
   readonly remote: string
   private readonly socket: net.Socket
   private readonly options: TcpOptions
@@ -39,7 +40,7 @@ export class TcpConnection implements Connection {
     return this.socket.writableLength
   }
 
-  write(parts: readonly Buffer[], _text: boolean): boolean {
+  write(parts: readonly Buffer[], _text: boolean, _roomInFront: number): boolean {
     const socket = this.socket
     if (socket.destroyed || socket.writableEnded) return false
     if (parts.length === 1) {

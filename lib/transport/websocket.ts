@@ -68,12 +68,38 @@ const AS_TEXT = { binary: false }
 const AS_BINARY = { binary: true }
 /** More than a server frame's header (at most 10 bytes) adds to a message on the wire. */
 const FRAME_OVERHEAD = 16
+/** The longest header of an unmasked (server-to-client) frame: 2 bytes, 2 of extended length, or 8. */
+const MAX_SERVER_HEADER = 10
+const OPCODE_TEXT = 0x1
+const OPCODE_BINARY = 0x2
+const FIN = 0x80
+
+/** The header of an unmasked, unfragmented frame carrying `length` payload bytes. */
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10
+}
+
+/** Writes that header (RFC 6455 §5.2) at the start of `target`. */
+function writeHeader(target: Buffer, opcode: number, length: number): void {
+  target[0] = FIN | opcode
+  if (length < 126) {
+    target[1] = length
+  } else if (length < 65536) {
+    target[1] = 126
+    target.writeUInt16BE(length, 2)
+  } else {
+    target[1] = 127
+    target.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
+    target.writeUInt32BE(length >>> 0, 6)
+  }
+}
 
 export class WsConnection implements Connection {
   readonly transport = 'ws' as const
+  readonly headroom = MAX_SERVER_HEADER
   listener: ConnectionListener | null = null
   private readonly ws: StompSocket
-  /** For `remote`, read when a log line needs it rather than kept as a string. */
+  /** The socket under `ws`: frames are written to it directly; also read for `remote`. */
   private readonly socket: Socket
   private readonly options: Pick<WebSocketOptions, 'highWaterMark' | 'closeTimeout'>
   private blocked = false
@@ -100,17 +126,42 @@ export class WsConnection implements Connection {
     return this.ws.bufferedAmount
   }
 
-  write(parts: readonly Buffer[], text: boolean): boolean {
+  write(parts: readonly Buffer[], text: boolean, roomInFront: number): boolean {
     const ws = this.ws
     if (ws.readyState !== OPEN) return false
-    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    let length = 0
+    for (let i = 0; i < parts.length; i++) length += parts[i]!.length
+    const header = headerLength(length)
     const highWaterMark = this.options.highWaterMark
     // The drain is the callback of the last write that reached the high-water mark: it fires once
     // everything before it has been handed to the kernel. Writes well under the mark need none.
-    const nearMark = this.blocked || ws.bufferedAmount + data.length + FRAME_OVERHEAD >= highWaterMark
-    ws.send(data, text ? AS_TEXT : AS_BINARY, nearMark ? (this.afterWrite ??= () => this.written()) : undefined)
+    const nearMark = this.blocked || ws.bufferedAmount + length + FRAME_OVERHEAD >= highWaterMark
+    const callback = nearMark ? (this.afterWrite ??= () => this.written()) : undefined
+    if (roomInFront >= header) this.writeFramed(parts, text, length, header, callback)
+    else ws.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length), text ? AS_TEXT : AS_BINARY, callback)
     if (ws.bufferedAmount >= highWaterMark) this.blocked = true
     return !this.blocked
+  }
+
+  /**
+   * One WebSocket message straight to the socket, its header written into the free bytes in
+   * front of the first part: one buffer and one write where ws.send would allocate a header and
+   * writev the two. Safe beside ws's own writes (close, ping, pong): with no compression ws
+   * never queues a frame, so every frame reaches the socket in the order it was sent.
+   */
+  private writeFramed(parts: readonly Buffer[], text: boolean, length: number, header: number, callback: (() => void) | undefined): void {
+    const first = parts[0]!
+    const framed = Buffer.from(first.buffer, first.byteOffset - header, first.length + header)
+    writeHeader(framed, text ? OPCODE_TEXT : OPCODE_BINARY, length)
+    const socket = this.socket
+    if (parts.length === 1) {
+      socket.write(framed, callback)
+      return
+    }
+    socket.cork()
+    socket.write(framed)
+    for (let i = 1; i < parts.length; i++) socket.write(parts[i]!, i === parts.length - 1 ? callback : undefined)
+    socket.uncork()
   }
 
   attach(listener: ConnectionListener): void {

@@ -3,6 +3,8 @@
 import net from 'node:net'
 import t from 'tap'
 import WebSocket from 'ws'
+import { encodeFrame } from '../../lib/frame/encoder.js'
+import { RawClient } from '../helpers/raw.js'
 import { startServer } from '../helpers/server.js'
 
 /** Opens a WebSocket and reports how the handshake ended: 'open' or the HTTP status refused with. */
@@ -61,4 +63,42 @@ t.test('a bad WebSocket handshake is refused with 400 and the broker keeps servi
   })
   t.match(reply, /^HTTP\/1\.1 400 /)
   t.equal(await handshake(addresses.ws), 'open', 'still serving')
+})
+
+// stompd writes its WebSocket frames itself (the header in front of the outbox's bytes, one
+// write), so a client must see well-formed frames for every length encoding: 7-bit, 16-bit and
+// 64-bit payload lengths, a turn of many frames spanning several buffers, a large body queued
+// as its own part. ws (the client) rejects a malformed frame by closing with 1002.
+t.test('server WebSocket frames are well formed for every payload length, one message per turn', async (t) => {
+  const { addresses } = await startServer(t)
+  const subscriber = await RawClient.ws(t, addresses.ws, ['v12.stomp'], { keepFrames: true })
+  await subscriber.connect()
+  subscriber.frame('SUBSCRIBE', [['id', 's'], ['destination', '/topic/sizes'], ['receipt', 'ready']])
+  t.equal((await subscriber.next()).command, 'RECEIPT')
+  const publisher = await RawClient.tcp(t, addresses.tcp!)
+  await publisher.connect()
+
+  // Body sizes around the 125/126 and 65535/65536 boundaries of the whole MESSAGE frame (its
+  // headers add about a hundred bytes), each in a turn of its own; then a burst written in one
+  // go, which the broker sends in one turn spanning several buffers.
+  const sizes = [
+    ...Array.from({ length: 160 }, (_, i) => i),
+    ...Array.from({ length: 140 }, (_, i) => 65_380 + i),
+    ...Array.from({ length: 400 }, () => 300),
+  ]
+  const body = (i: number, size: number): Buffer => Buffer.alloc(size, 0x41 + (i % 26))
+  const send = (i: number): Buffer => encodeFrame('SEND', [['destination', '/topic/sizes']], body(i, sizes[i]!), '1.2')
+  for (let i = 0; i < 300; i++) {
+    publisher.send(send(i))
+    await subscriber.until(() => subscriber.received > i, 10_000)
+  }
+  const messagesBefore = subscriber.messageKinds.length
+  publisher.send(Buffer.concat(sizes.slice(300).map((_, i) => send(300 + i))))
+  await subscriber.until(() => subscriber.received >= sizes.length, 10_000)
+
+  const messages = subscriber.frames.filter((frame) => frame.command === 'MESSAGE')
+  t.same(messages.map((frame) => frame.body.length), sizes, 'every body arrives whole, in order')
+  t.ok(messages.every((frame, i) => frame.body.equals(body(i, sizes[i]!))), 'with its own bytes')
+  t.ok(subscriber.messageKinds.length - messagesBefore < 400, 'the burst was coalesced into fewer WebSocket messages than frames')
+  t.ok(await subscriber.quiet(100), 'nothing else, and the connection is still open')
 })

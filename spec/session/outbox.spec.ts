@@ -1,0 +1,99 @@
+// The outbox: a turn's frames packed into one chunk, and the free bytes it keeps in front of
+// each packed run for a transport that writes a header there (a WebSocket frame header).
+import t from 'tap'
+import { Outbox } from '../../lib/session/outbox.js'
+
+const bytes = (text: string): Buffer => Buffer.from(text, 'latin1')
+
+/** The `n` bytes in front of `part` in its memory: where a transport would write its header. */
+function front(part: Buffer, n: number): Buffer {
+  return Buffer.from(part.buffer, part.byteOffset - n, n)
+}
+
+t.test('without headroom the outbox packs a turn into one part and offers no room in front', async (t) => {
+  const outbox = new Outbox()
+  outbox.writeBytes(bytes('MESSAGE\n'), true)
+  outbox.writeAscii('ack:1\n')
+  outbox.writeString('\n€\0')
+  const parts = outbox.take()
+  t.equal(parts.length, 1)
+  t.equal(parts[0]!.toString('utf8'), 'MESSAGE\nack:1\n\n€\0')
+  t.equal(outbox.roomInFront, 0)
+  t.ok(outbox.isEmpty)
+})
+
+t.test('with headroom every take whose first part is packed offers that many free bytes in front of it', async (t) => {
+  const outbox = new Outbox(10)
+  const taken: Buffer[] = []
+  for (let turn = 0; turn < 50; turn++) {
+    outbox.writeBytes(bytes(`frame ${turn}|`), true)
+    const parts = outbox.take()
+    t.equal(parts.length, 1)
+    t.equal(outbox.roomInFront, 10)
+    // A transport fills the room in front; what earlier turns handed over must not change.
+    front(parts[0]!, 10).fill(0xff)
+    taken.push(parts[0]!)
+  }
+  t.same(taken.map((part) => part.toString('latin1')), Array.from({ length: 50 }, (_, turn) => `frame ${turn}|`))
+})
+
+t.test('the room in front survives a new chunk, and only the first part is offered it', async (t) => {
+  const outbox = new Outbox(10)
+  // More than the largest chunk in one turn: the packed bytes span several chunks.
+  const frame = Buffer.alloc(1000, 0x61)
+  for (let i = 0; i < 200; i++) outbox.writeBytes(frame, true)
+  const parts = outbox.take()
+  t.ok(parts.length > 1, 'several packed runs')
+  t.equal(outbox.roomInFront, 10)
+  t.ok(parts[0]!.byteOffset >= 10, 'the first run starts past its room')
+  t.equal(parts.reduce((n, part) => n + part.length, 0), 200 * 1000)
+  // The next turn after a full chunk still gets its room.
+  outbox.writeBytes(bytes('next'), true)
+  const next = outbox.take()
+  t.equal(outbox.roomInFront, 10)
+  front(next[0]!, 10).fill(0)
+  t.ok(parts.every((part) => part.every((byte) => byte === 0x61)), 'earlier parts untouched')
+})
+
+t.test('a take that starts with a constant or a large unpacked body offers no room', async (t) => {
+  const outbox = new Outbox(10)
+  const eol = bytes('\n')
+  outbox.writeConstant(eol, true)
+  t.equal(outbox.take()[0], eol)
+  t.equal(outbox.roomInFront, 0)
+
+  const large = Buffer.alloc(64 * 1024, 0x62)
+  outbox.writeBytes(large, false)
+  outbox.writeBytes(bytes('after'), true)
+  const parts = outbox.take()
+  t.equal(parts[0], large, 'a large body is queued as it is, not copied')
+  t.equal(parts[1]!.toString(), 'after')
+  t.equal(outbox.roomInFront, 0)
+
+  // Packed bytes first, then a large body: the first part is packed and has its room.
+  outbox.writeBytes(bytes('MESSAGE\n\n'), true)
+  outbox.writeBytes(large, false)
+  const mixed = outbox.take()
+  t.equal(mixed.length, 2)
+  t.equal(outbox.roomInFront, 10)
+})
+
+t.test('after release and clear, the next take still has its room in front', async (t) => {
+  const outbox = new Outbox(10)
+  outbox.writeBytes(bytes('one'), true)
+  outbox.take()
+  outbox.release()
+  outbox.writeBytes(bytes('two'), true)
+  const [two] = outbox.take()
+  t.equal(two!.toString(), 'two')
+  t.equal(outbox.roomInFront, 10)
+  t.ok(two!.byteOffset - 10 >= 0)
+
+  outbox.writeBytes(bytes('dropped'), true)
+  outbox.clear()
+  t.ok(outbox.isEmpty)
+  outbox.writeBytes(bytes('three'), true)
+  const [three] = outbox.take()
+  t.equal(three!.toString(), 'three')
+  t.equal(outbox.roomInFront, 10)
+})
