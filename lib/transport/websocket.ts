@@ -66,8 +66,6 @@ function onSocketClose(this: WebSocket): void {
 
 const AS_TEXT = { binary: false }
 const AS_BINARY = { binary: true }
-/** More than a server frame's header (at most 10 bytes) adds to a message on the wire. */
-const FRAME_OVERHEAD = 16
 /** The longest header of an unmasked (server-to-client) frame: 2 bytes, 2 of extended length, or 8. */
 const MAX_SERVER_HEADER = 10
 const OPCODE_TEXT = 0x1
@@ -135,7 +133,7 @@ export class WsConnection implements Connection {
     const highWaterMark = this.options.highWaterMark
     // The drain is the callback of the last write that reached the high-water mark: it fires once
     // everything before it has been handed to the kernel. Writes well under the mark need none.
-    const nearMark = this.blocked || ws.bufferedAmount + length + FRAME_OVERHEAD >= highWaterMark
+    const nearMark = this.blocked || ws.bufferedAmount + header + length >= highWaterMark
     const callback = nearMark ? (this.afterWrite ??= () => this.written()) : undefined
     if (roomInFront >= header) this.writeFramed(parts, text, length, header, callback)
     else ws.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length), text ? AS_TEXT : AS_BINARY, callback)

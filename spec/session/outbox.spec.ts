@@ -45,8 +45,8 @@ t.test('the room in front survives a new chunk, and only the first part is offer
   const parts = outbox.take()
   t.ok(parts.length > 1, 'several packed runs')
   t.equal(outbox.roomInFront, 10)
-  t.ok(parts[0]!.byteOffset >= 10, 'the first run starts past its room')
   t.equal(parts.reduce((n, part) => n + part.length, 0), 200 * 1000)
+  front(parts[0]!, 10).fill(0)
   // The next turn after a full chunk still gets its room.
   outbox.writeBytes(bytes('next'), true)
   const next = outbox.take()
