@@ -72,6 +72,10 @@ const OPCODE_TEXT = 0x1
 const OPCODE_BINARY = 0x2
 const FIN = 0x80
 
+/** A STOMP heart-beat (one EOL) as a whole WebSocket message, text and binary: written as it is. */
+const FRAMED_HEARTBEAT_TEXT = Buffer.from([FIN | OPCODE_TEXT, 1, 0x0a])
+const FRAMED_HEARTBEAT_BINARY = Buffer.from([FIN | OPCODE_BINARY, 1, 0x0a])
+
 /** The header of an unmasked, unfragmented frame carrying `length` payload bytes. */
 function headerLength(length: number): number {
   return length < 126 ? 2 : length < 65536 ? 4 : 10
@@ -136,6 +140,7 @@ export class WsConnection implements Connection {
     const nearMark = this.blocked || ws.bufferedAmount + header + length >= highWaterMark
     const callback = nearMark ? (this.afterWrite ??= () => this.written()) : undefined
     if (roomInFront >= header) this.writeFramed(parts, text, length, header, callback)
+    else if (length === 1 && parts[0]![0] === 0x0a) this.socket.write(text ? FRAMED_HEARTBEAT_TEXT : FRAMED_HEARTBEAT_BINARY, callback)
     else ws.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length), text ? AS_TEXT : AS_BINARY, callback)
     if (ws.bufferedAmount >= highWaterMark) this.blocked = true
     return !this.blocked

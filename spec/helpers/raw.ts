@@ -26,6 +26,8 @@ export class RawClient {
   heartbeats = 0
   /** WebSocket messages received, and whether each came as text. */
   readonly messageKinds: Array<'text' | 'binary'> = []
+  /** WebSocket text messages that held nothing but one EOL: heart-beats sent on their own. */
+  eolMessages = 0
   readonly closed: Promise<Closed>
   /** The subprotocol the server chose (WebSocket only). */
   protocol = ''
@@ -89,6 +91,7 @@ export class RawClient {
     client.protocol = ws.protocol
     ws.on('message', (data: Buffer, isBinary) => {
       client.messageKinds.push(isBinary ? 'binary' : 'text')
+      if (!isBinary && data.length === 1 && data[0] === 0x0a) client.eolMessages++
       client.decoder.push(data)
     })
     t.teardown(() => ws.terminate())

@@ -53,6 +53,28 @@ for (const transport of TRANSPORTS) {
     t.equal(client.frames.length, 1, 'and no frame but CONNECTED')
   })
 
+  t.test(`heart-beats and frames to one client arrive whole and in order, over ${transportName(transport)}`, async (t) => {
+    const { addresses } = await startServer(t, { heartBeat: [20, 20] })
+    const subscriber = await rawClient(t, addresses, transport)
+    await subscriber.connect([['accept-version', '1.2'], ['host', 'localhost'], ['heart-beat', '0,20']])
+    subscriber.frame('SUBSCRIBE', [['id', '0'], ['destination', '/topic/beats'], ['receipt', 'r']])
+    t.equal((await subscriber.next()).command, 'RECEIPT')
+    const publisher = await rawClient(t, addresses, 'tcp')
+    await publisher.connect()
+    // Messages now and then, so that beats fall between them (and, at times, in the same turn).
+    for (let i = 0; i < 20; i++) {
+      publisher.frame('SEND', [['destination', '/topic/beats']], `m${i}`)
+      await new Promise((resolve) => setTimeout(resolve, 7))
+    }
+    const beatsAlone = (): number => (transport === 'ws' ? subscriber.eolMessages : subscriber.heartbeats)
+    await subscriber.until(() => subscriber.received === 20 && beatsAlone() >= 3, 5000)
+    t.same(subscriber.frames.slice(2).map((f) => f.body.toString()), Array.from({ length: 20 }, (_, i) => `m${i}`))
+    if (transport === 'ws') {
+      t.ok(subscriber.messageKinds.every((kind) => kind === 'text'), 'every WebSocket message is text')
+      t.pass(`${subscriber.eolMessages} heart-beats came as WebSocket messages of their own`)
+    }
+  })
+
   t.test(`a client that promised heart-beats and then stays silent is closed with an ERROR, over ${transportName(transport)}`, async (t) => {
     const { addresses } = await startServer(t, { heartBeat: [100, 100] })
     const client = await rawClient(t, addresses, transport)
