@@ -5,11 +5,22 @@ import { randomBytes } from 'node:crypto'
 /** One header, as the sender wrote it. Order is kept. */
 export type Header = [name: string, value: string]
 
+/**
+ * Keeps a message's headers in some other form and decodes them when asked; the session layer's
+ * encoded MESSAGE tail is one. A message in flight then holds its header bytes once, off the
+ * JavaScript heap, instead of an array of pairs of strings the garbage collector has to copy and
+ * promote for as long as the message waits for its ACK.
+ */
+export interface HeaderSource {
+  /** The headers, decoded anew on each call. */
+  readHeaders(): Header[]
+}
+
 export interface MessageInit {
   id: string
   destination: string
-  /** Headers forwarded to subscribers, the destination header included. */
-  headers: Header[]
+  /** Headers forwarded to subscribers, the destination header included; or where to read them. */
+  headers: Header[] | HeaderSource
   /** Owned by the message: never a view into a socket chunk. */
   body: Buffer
   persistent: boolean
@@ -20,7 +31,7 @@ export interface MessageInit {
 export class Message {
   readonly id: string
   readonly destination: string
-  readonly headers: Header[]
+  private readonly headerList: Header[] | HeaderSource
   readonly body: Buffer
   readonly persistent: boolean
   readonly expires: number
@@ -33,10 +44,16 @@ export class Message {
   constructor(init: MessageInit) {
     this.id = init.id
     this.destination = init.destination
-    this.headers = init.headers
+    this.headerList = init.headers
     this.body = init.body
     this.persistent = init.persistent
     this.expires = init.expires
+  }
+
+  /** Headers forwarded to subscribers, the destination header included; not to be changed. */
+  get headers(): Header[] {
+    const list = this.headerList
+    return Array.isArray(list) ? list : list.readHeaders()
   }
 
   isExpired(now: number): boolean {

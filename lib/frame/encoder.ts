@@ -64,14 +64,17 @@ export const DELIVERY_HEADERS: ReadonlySet<string> = new Set(['subscription', 'm
  * The shared part of a MESSAGE: header lines common to every delivery, the blank line, the body
  * and the NUL. Encoded once per version actually used; when no header needs escaping every version
  * shares one Buffer. After the first encoding `body` is a view into it, so a body that arrived as
- * a view of a socket chunk is copied exactly once, and the chunk is not kept alive.
+ * a view of a socket chunk is copied exactly once, and the chunk is not kept alive. Once that one
+ * Buffer exists the header pairs are let go: readHeaders() decodes them from it when asked.
  */
 export class MessageTail {
-  readonly headers: readonly Header[]
+  /** Null once `plain` holds them. */
+  private headerList: readonly Header[] | null
   /** The body is valid UTF-8, so a WebSocket may carry the frame as a text message. */
   readonly isText: boolean
   private bodyBytes: Buffer
-  private readonly byVersion: Array<Buffer | undefined> = [undefined, undefined, undefined]
+  /** Per-version encodings, made only when some header needs escaping (rare). */
+  private byVersion: Array<Buffer | undefined> | null = null
   private plain: Buffer | undefined = undefined
   /** `bodyBytes` is a view into an encoding of ours, no longer the caller's buffer. */
   private bodyEncoded = false
@@ -80,7 +83,7 @@ export class MessageTail {
 
   constructor(messageId: string, headers: readonly Header[], body: Buffer) {
     this.messageId = messageId
-    this.headers = headers
+    this.headerList = headers
     this.bodyBytes = body
     this.isText = isUtf8(body)
   }
@@ -92,15 +95,21 @@ export class MessageTail {
   encode(version: StompVersion): Buffer {
     if (this.plain !== undefined) return this.plain
     const index = version === '1.2' ? 2 : version === '1.1' ? 1 : 0
-    const cached = this.byVersion[index]
+    const cached = this.byVersion?.[index]
     if (cached !== undefined) return cached
     const body = this.bodyBytes
-    const lines = headerLine('message-id', this.messageId, version !== '1.0', version) + headerLines(this.headers, version !== '1.0', version, DELIVERY_HEADERS)
+    const headers = this.headerList!
+    const lines = headerLine('message-id', this.messageId, version !== '1.0', version) + headerLines(headers, version !== '1.0', version, DELIVERY_HEADERS)
     const encoded = assemble(body.length > 0 ? lines + 'content-length:' + body.length + '\n\n' : lines + '\n', body)
     // STOMP 1.2 escaping lengthens whatever it touches, and it touches a superset of what 1.1
     // escapes and 1.0 sanitizes: unchanged in 1.2 means the same bytes in every version.
-    if (version === '1.2' && lines.length === rawLength(this.messageId, this.headers)) this.plain = encoded
-    else this.byVersion[index] = encoded
+    if (version === '1.2' && lines.length === rawLength(this.messageId, headers)) {
+      this.plain = encoded
+      this.headerList = null
+    } else {
+      this.byVersion ??= [undefined, undefined, undefined]
+      this.byVersion[index] = encoded
+    }
     if (!this.bodyEncoded) {
       this.bodyBytes = encoded.subarray(encoded.length - 1 - body.length, encoded.length - 1)
       this.bodyEncoded = true
@@ -108,11 +117,32 @@ export class MessageTail {
     return encoded
   }
 
+  /**
+   * The headers every delivery carries after `message-id`, `content-length` left out: as given
+   * (minus the delivery headers), or decoded from `plain`, whose lines need no unescaping.
+   */
+  readHeaders(): Header[] {
+    const given = this.headerList
+    if (given !== null) return given.filter(([name]) => name !== 'content-length' && !DELIVERY_HEADERS.has(name))
+    const plain = this.plain!
+    const headEnd = plain.length - 1 - this.bodyBytes.length
+    const lines = plain.toString('utf8', 0, headEnd - 2).split('\n')
+    const headers: Header[] = []
+    // Line 0 is message-id; a content-length line is the encoder's own.
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!
+      const colon = line.indexOf(':')
+      const name = line.slice(0, colon)
+      if (name !== 'content-length') headers.push([name, line.slice(colon + 1)])
+    }
+    return headers
+  }
+
   /** Bytes held by the encodings made so far. */
   get encodedBytes(): number {
     if (this.plain !== undefined) return this.plain.length
     let total = 0
-    for (const b of this.byVersion) if (b !== undefined) total += b.length
+    for (const b of this.byVersion ?? []) if (b !== undefined) total += b.length
     return total
   }
 }

@@ -78,7 +78,9 @@ export class FrameHandlers {
     for (const header of frame.headers) {
       const [name, value] = header
       if (name === 'receipt' || name === 'transaction' || name === 'content-length' || DELIVERY_HEADERS.has(name)) continue
-      if (name === 'destination' && destination === '') destination = value
+      // The parsed copy kept from the last SEND, not this frame's: a slice of the frame's header
+      // text would keep all of it alive with the message.
+      if (name === 'destination' && destination === '') destination = value === this.lastSendDestination ? this.lastSendDestination : value
       else if (name === 'persistent' && persistent === undefined) persistent = value === 'true'
       else if ((name === 'expires' && !sawExpires) || (name === 'ttl' && !sawTtl)) {
         const ms = parseMillis(value)
@@ -99,10 +101,11 @@ export class FrameHandlers {
     }
     // Encoding the shared MESSAGE tail now copies the body out of the socket chunk, once: the
     // message keeps a view of the encoded bytes, and subscribers (1.2 ones, most often) reuse them.
+    // The tail keeps the headers too, as bytes, and decodes them for whoever asks.
     const id = session.broker.ids.next()
     const tail = new MessageTail(id, headers, frame.body)
     tail.encode('1.2')
-    const message = new Message({ id, destination, headers, body: tail.body, persistent: persistent === true, expires })
+    const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent === true, expires })
     message.encoded = tail
     return message
   }

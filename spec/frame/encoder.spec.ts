@@ -57,3 +57,24 @@ t.test('a MESSAGE tail knows whether its body can travel as WebSocket text', asy
   t.equal(new MessageTail('m-1', [], Buffer.from('héllo')).isText, true)
   t.equal(new MessageTail('m-1', [], Buffer.from([0xff, 0xfe])).isText, false)
 })
+
+t.test('a MESSAGE tail gives back the headers it encoded, in order, without keeping them as strings', async (t) => {
+  const headers: Header[] = [['destination', '/queue/a'], ['content-type', 'text/plain'], ['x-note', 'grüße 😀'], ['empty', ''], ['dup', '1'], ['dup', '2'], ['content-length', '5'], ['message-id', 'forged']]
+  const expected: Header[] = headers.filter(([name]) => name !== 'content-length' && name !== 'message-id')
+  const tail = new MessageTail('m-1', headers, Buffer.from('hello'))
+  t.same(tail.readHeaders(), expected, 'before encoding: the given headers, minus what the encoder writes itself')
+  tail.encode('1.2')
+  t.same(tail.readHeaders(), expected, 'after encoding: decoded from the shared bytes')
+  t.same(new MessageTail('m-2', [], EMPTY_BODY).readHeaders(), [], 'no headers, no body')
+  const bodyless = new MessageTail('m-3', [['destination', '/topic/t']], EMPTY_BODY)
+  bodyless.encode('1.2')
+  t.same(bodyless.readHeaders(), [['destination', '/topic/t']])
+})
+
+t.test('a MESSAGE tail whose headers need escaping gives them back unescaped', async (t) => {
+  const headers: Header[] = [['destination', '/topic/a'], ['note', 'x:y\\z\nw'], ['k:1', 'v']]
+  const tail = new MessageTail('m:1', headers, Buffer.from('b'))
+  tail.encode('1.2')
+  tail.encode('1.0')
+  t.same(tail.readHeaders(), headers)
+})
