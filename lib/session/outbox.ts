@@ -28,6 +28,8 @@ export class Outbox {
   /** After take(): the free bytes in front of its first part (`headroom`, or 0 when that part is not packed). */
   roomInFront = 0
   private parts: Buffer[] = []
+  /** The array the last take() returned, cleared and reused by the next one. */
+  private taken: Buffer[] = []
   private chunk: Buffer = EMPTY
   private nextChunkSize = FIRST_CHUNK
   /** Where the open run of packed bytes in `chunk` starts (after its headroom), and where it ends. */
@@ -89,13 +91,18 @@ export class Outbox {
     this.parts.push(bytes)
   }
 
-  /** Hands over everything queued, in order, and starts afresh. */
-  take(): Buffer[] {
+  /**
+   * Hands over everything queued, in order, and starts afresh. The array is the outbox's own and
+   * valid until the next take(): a flush per turn per connection would otherwise allocate one.
+   */
+  take(): readonly Buffer[] {
     this.cut()
     const parts = this.parts
     this.roomInFront = this.leadingRun ? this.headroom : 0
     this.leadingRun = false
-    this.parts = []
+    this.parts = this.taken
+    this.parts.length = 0
+    this.taken = parts
     this.bytes = 0
     this.text = true
     return parts
@@ -111,7 +118,7 @@ export class Outbox {
 
   /** Drops everything queued (the connection is gone). */
   clear(): void {
-    this.parts = []
+    this.parts.length = 0
     this.leadingRun = false
     this.start = this.end = this.end + this.headroom
     this.bytes = 0

@@ -44,6 +44,7 @@ export interface Connection {
    * `text` says the bytes are valid UTF-8 (a WebSocket sends them as a text message).
    * `roomInFront` free bytes precede `parts[0]` in its memory: the transport may write its
    * header there (at most `headroom` of them are ever offered; 0 when there are none).
+   * The array is the caller's and reused: the buffers may be kept, the array not.
    */
   write(parts: readonly Buffer[], text: boolean, roomInFront: number): boolean
   /** Where inbound bytes and events go from now on; called once, right after the connection is made. */
