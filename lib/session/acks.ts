@@ -1,6 +1,11 @@
 // A connection's deliveries awaiting ACK or NACK: how they are named on the wire (the `ack`
 // header in STOMP 1.2, subscription + message-id before), how an ACK finds them, and settling
 // them, cumulatively in `client` mode.
+//
+// Per delivery in flight this keeps two map entries under one key string (which subscription
+// holds it; the subscription's own map to the broker's Delivery) and no object of its own: a
+// client-individual consumer has hundreds in flight, each living long enough to be promoted to
+// V8's old generation, so every object here is garbage-collector work.
 import type { Delivery } from '../broker/consumer.js'
 import type { StompVersion } from '../frame/frame.js'
 import type { ClientSubscription } from './subscription.js'
@@ -10,22 +15,9 @@ function legacyAckKey(subscriptionId: string, messageId: string): string {
   return subscriptionId + '\u0000' + messageId
 }
 
-/** A delivery waiting for ACK or NACK. */
-export class PendingAck {
-  readonly key: string
-  readonly subscription: ClientSubscription
-  readonly delivery: Delivery
-
-  constructor(key: string, subscription: ClientSubscription, delivery: Delivery) {
-    this.key = key
-    this.subscription = subscription
-    this.delivery = delivery
-  }
-}
-
 export class UnackedDeliveries {
-  /** Made on the first delivery that needs an ACK: most connections never have one. */
-  private byKey: Map<string, PendingAck> | null = null
+  /** The subscription each unsettled delivery is on, by ack key. Made on the first delivery that needs an ACK: most connections never have one. */
+  private subscriptionOf: Map<string, ClientSubscription> | null = null
   private counter = 0
 
   /**
@@ -36,51 +28,63 @@ export class UnackedDeliveries {
   track(subscription: ClientSubscription, messageId: string, delivery: Delivery, version: StompVersion): string | undefined {
     const isModern = version === '1.2'
     const key = isModern ? (++this.counter).toString(36) : legacyAckKey(subscription.id, messageId)
-    const pending = new PendingAck(key, subscription, delivery)
-    this.byKey ??= new Map()
-    this.byKey.set(key, pending)
-    subscription.pending.set(key, pending)
+    this.subscriptionOf ??= new Map()
+    this.subscriptionOf.set(key, subscription)
+    subscription.pending.set(key, delivery)
     return isModern ? key : undefined
   }
 
-  /** By the key a transaction kept. */
-  get(key: string): PendingAck | undefined {
-    return this.byKey?.get(key)
+  /** Whether `key` names a delivery still awaiting its ACK or NACK. */
+  has(key: string): boolean {
+    return this.subscriptionOf?.has(key) === true
   }
 
   /**
-   * The delivery an ACK/NACK names: by its `id` in 1.2; by message-id on the named subscription
-   * in 1.1, or on the first subscription holding it in 1.0 (which has no subscription header).
+   * The ack key of the delivery an ACK/NACK names: its `id` in 1.2; message-id on the named
+   * subscription in 1.1, or on the first subscription holding it in 1.0 (which has no
+   * subscription header).
    */
-  find(id: string, version: StompVersion, subscriptionId: string | undefined, subscriptions: Iterable<ClientSubscription>): PendingAck | undefined {
-    if (version === '1.2') return this.byKey?.get(id)
-    if (subscriptionId !== undefined) return this.byKey?.get(legacyAckKey(subscriptionId, id))
+  find(id: string, version: StompVersion, subscriptionId: string | undefined, subscriptions: Iterable<ClientSubscription>): string | undefined {
+    if (version === '1.2') return this.has(id) ? id : undefined
+    if (subscriptionId !== undefined) {
+      const key = legacyAckKey(subscriptionId, id)
+      return this.has(key) ? key : undefined
+    }
     for (const subscription of subscriptions) {
-      const pending = subscription.pending.get(legacyAckKey(subscription.id, id))
-      if (pending !== undefined) return pending
+      const key = legacyAckKey(subscription.id, id)
+      if (subscription.pending.has(key)) return key
     }
     return undefined
   }
 
-  /** ACK or NACK; in `client` mode it covers every earlier delivery of the subscription too. */
-  settle(pending: PendingAck, ack: boolean): void {
-    const subscription = pending.subscription
-    if (subscription.ackMode !== 'client') return this.settleOne(pending, ack)
-    for (const entry of subscription.pending.values()) {
-      this.settleOne(entry, ack)
-      if (entry === pending) break
+  /**
+   * ACK or NACK; in `client` mode it covers every earlier delivery of the subscription too.
+   * Returns the subscription the delivery was on, or undefined when it is no longer unsettled.
+   */
+  settle(key: string, ack: boolean): ClientSubscription | undefined {
+    const subscription = this.subscriptionOf?.get(key)
+    if (subscription === undefined) return undefined
+    if (subscription.ackMode !== 'client') {
+      this.settleOne(subscription, key, subscription.pending.get(key)!, ack)
+      return subscription
     }
+    // Deleting the entry just visited is safe while iterating a Map.
+    for (const [earlier, delivery] of subscription.pending) {
+      this.settleOne(subscription, earlier, delivery, ack)
+      if (earlier === key) break
+    }
+    return subscription
   }
 
   /** Returns every unacked delivery of `subscription` for redelivery. */
   returnAll(subscription: ClientSubscription): void {
-    for (const pending of subscription.pending.values()) this.settleOne(pending, false)
+    for (const [key, delivery] of subscription.pending) this.settleOne(subscription, key, delivery, false)
   }
 
-  private settleOne(pending: PendingAck, ack: boolean): void {
-    this.byKey?.delete(pending.key)
-    pending.subscription.pending.delete(pending.key)
-    if (ack) pending.delivery.ack()
-    else pending.delivery.requeue()
+  private settleOne(subscription: ClientSubscription, key: string, delivery: Delivery, ack: boolean): void {
+    this.subscriptionOf!.delete(key)
+    subscription.pending.delete(key)
+    if (ack) delivery.ack()
+    else delivery.requeue()
   }
 }

@@ -225,18 +225,18 @@ export class FrameHandlers {
     // STOMP 1.2 acknowledges by the MESSAGE's `ack` header, sent back as `id`; 1.0 and 1.1 by message-id.
     const id = this.required(frame, session.version === '1.2' ? 'id' : 'message-id', receipt)
     if (id === undefined) return
-    const pending = session.unacked.find(id, session.version, getHeader(frame, 'subscription'), session.subscriptions.values())
-    if (pending === undefined) {
+    const key = session.unacked.find(id, session.version, getHeader(frame, 'subscription'), session.subscriptions.values())
+    if (key === undefined) {
       return session.fail(new StompError('unknown-ack', `${frame.command} of ${JSON.stringify(id)}, which is not a message awaiting acknowledgement on this connection`), receipt)
     }
     const txId = getHeader(frame, 'transaction')
     if (txId !== undefined) {
       const transaction = this.transaction(txId, receipt)
       if (transaction === null) return
-      transaction.actions.push({ kind: isAck ? 'ack' : 'nack', ackId: pending.key })
+      transaction.actions.push({ kind: isAck ? 'ack' : 'nack', ackId: key })
       return session.receipt(receipt)
     }
-    session.settle(pending, isAck)
+    session.settle(key, isAck)
     session.receipt(receipt)
   }
 
@@ -268,8 +268,7 @@ export class FrameHandlers {
         if (result instanceof Promise) durable.push(result)
       } else {
         // A message acked in the transaction may have been settled since; then there is nothing left to do.
-        const pending = session.unacked.get(action.ackId)
-        if (pending !== undefined) session.settle(pending, action.kind === 'ack')
+        session.settle(action.ackId, action.kind === 'ack')
       }
     }
     const effect = durable.length === 0 ? undefined : Promise.all(durable).then(() => undefined)

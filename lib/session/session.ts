@@ -19,7 +19,7 @@ import { FrameHandlers } from './handlers.js'
 import { Outbox } from './outbox.js'
 import { ReceiptQueue, type ReceiptSink } from './receipts.js'
 import { negotiateHeartBeat, negotiateVersion, SUPPORTED_VERSIONS_HEADER, type HeartBeat } from './negotiate.js'
-import { UnackedDeliveries, type PendingAck } from './acks.js'
+import { UnackedDeliveries } from './acks.js'
 import type { ClientSubscription } from './subscription.js'
 import type { Transaction } from './transaction.js'
 
@@ -312,10 +312,13 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
 
   // ---- acks ----
 
-  /** ACK or NACK of a pending delivery (cumulative in `client` mode); the subscription may take more then. */
-  settle(pending: PendingAck, ack: boolean): void {
-    this.unacked.settle(pending, ack)
-    if (this.writable) pending.subscription.binding?.resume()
+  /**
+   * ACK or NACK of a pending delivery by its ack key (cumulative in `client` mode); the
+   * subscription may take more then. Nothing happens if it was settled already.
+   */
+  settle(key: string, ack: boolean): void {
+    const subscription = this.unacked.settle(key, ack)
+    if (subscription !== undefined && this.writable) subscription.binding?.resume()
   }
 
   /** Unsubscribes: stops deliveries, then returns unacked messages for redelivery. */

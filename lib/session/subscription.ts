@@ -2,7 +2,6 @@
 // deliveries it has not acked yet (in delivery order, for cumulative `client` acks).
 import type { AckMode, Binding, Consumer, Delivery } from '../broker/consumer.js'
 import type { Message } from '../broker/message.js'
-import type { PendingAck } from './acks.js'
 
 /** What a subscription needs from its session. */
 export interface SubscriptionOwner {
@@ -25,7 +24,7 @@ export class ClientSubscription implements Consumer {
   readonly headPrefix: Buffer
   readonly filter: ((message: Message) => boolean) | null
   /** Unacked deliveries by ack key, in delivery order. */
-  readonly pending = new Map<string, PendingAck>()
+  readonly pending = new Map<string, Delivery>()
   binding: Binding | null = null
   /** Set when this SUBSCRIBE attached to a durable subscription. */
   durableKey: string | null = null
