@@ -108,9 +108,22 @@ export class Outbox {
     return parts
   }
 
+  /**
+   * Everything take() handed out has left the process (the transport reports nothing buffered),
+   * so the chunk's bytes are free again: the next write starts at its beginning. Without this a
+   * busy connection fills chunk after chunk, each garbage once written — hundreds of MB/s of
+   * ArrayBuffers for the collector under fan-out.
+   */
+  recycle(): void {
+    if (this.bytes > 0) return
+    this.start = this.end = this.headroom
+  }
+
   /** Lets go of the chunk while nothing is queued; the next write starts a small one. */
   release(): void {
     if (this.bytes > 0) return
+    // The last take's array still names views into the chunk.
+    this.taken.length = 0
     this.chunk = EMPTY
     this.nextChunkSize = FIRST_CHUNK
     this.start = this.end = this.headroom // past the empty chunk: the next write allocates one
@@ -119,6 +132,7 @@ export class Outbox {
   /** Drops everything queued (the connection is gone). */
   clear(): void {
     this.parts.length = 0
+    this.taken.length = 0
     this.leadingRun = false
     this.start = this.end = this.end + this.headroom
     this.bytes = 0

@@ -252,6 +252,8 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
         this.blocked = true
         break
       }
+      // Written straight through to the kernel (the usual case): the chunk can be reused.
+      if (this.connection.bufferedBytes === 0) this.outbox.recycle()
       if (!this.starved || this.state !== State.Connected) break
       this.resumeConsumers()
     }

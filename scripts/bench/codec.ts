@@ -92,8 +92,9 @@ function decodeCase(frame: Buffer, framesPerChunk: number, extra: Array<{ name: 
 /**
  * One message to 100 subscribers, as the broker writes it: the subscription's head prefix and the
  * shared tail into each subscriber connection's outbox (taken every 16 messages, as a turn's flush
- * would), plus an `ack` line for subscribers that acknowledge — against encoding the whole frame
- * per subscriber, and stompjs's FrameImpl doing the same.
+ * would, then recycled, as the session does when the socket took all of it), plus an `ack` line for
+ * subscribers that acknowledge — against encoding the whole frame per subscriber, and stompjs's
+ * FrameImpl doing the same.
  */
 function fanoutCase(payload: Buffer, acknowledging: boolean): Contender[] {
   // Per subscription, computed once at SUBSCRIBE time.
@@ -121,7 +122,12 @@ function fanoutCase(payload: Buffer, acknowledging: boolean): Contender[] {
       if (ack !== undefined) outbox.writeAscii(deliveryHeaders(ack, false))
       outbox.writeBytes(tail, true)
     }
-    if (seq % 16 === 0) for (const outbox of outboxes) sink += outbox.take().length
+    if (seq % 16 === 0) {
+      for (const outbox of outboxes) {
+        sink += outbox.take().length
+        outbox.recycle()
+      }
+    }
   }
   const reencode = (): void => {
     const messageId = `T_1@@session-ZzDkCw8bUGhVxQ@@${++seq}`

@@ -98,3 +98,27 @@ t.test('after release and clear, the next take still has its room in front', asy
   t.equal(three!.toString(), 'three')
   t.equal(outbox.roomInFront, 10)
 })
+
+t.test('once the transport has written everything, recycle() lets the next turn reuse the chunk from its start', async (t) => {
+  const outbox = new Outbox(10)
+  outbox.writeBytes(bytes('first'), true)
+  const first = outbox.take()[0]!
+  outbox.recycle()
+  outbox.writeBytes(bytes('again'), true)
+  const again = outbox.take()[0]!
+  t.equal(again.buffer, first.buffer, 'the same chunk')
+  t.equal(again.byteOffset, first.byteOffset, 'from the same place')
+  t.equal(outbox.roomInFront, 10, 'with its room in front')
+  t.equal(again.toString('latin1'), 'again')
+
+  // Without recycle() the next turn goes after what the transport may still hold.
+  outbox.writeBytes(bytes('third'), true)
+  const third = outbox.take()[0]!
+  t.ok(third.byteOffset > again.byteOffset)
+  t.equal(again.toString('latin1'), 'again', 'what was handed out is untouched')
+
+  // Nothing is recycled while bytes are queued.
+  outbox.writeBytes(bytes('queued'), true)
+  outbox.recycle()
+  t.equal(outbox.take()[0]!.toString('latin1'), 'queued')
+})
