@@ -50,7 +50,11 @@ export class Message {
     this.expires = init.expires
   }
 
-  /** Headers forwarded to subscribers, the destination header included; not to be changed. */
+  /**
+   * Headers forwarded to subscribers, the destination header included; not to be changed. From a
+   * HeaderSource they are decoded on every read: code that looks at them per delivery (a selector)
+   * should read them once.
+   */
   get headers(): Header[] {
     const list = this.headerList
     return Array.isArray(list) ? list : list.readHeaders()

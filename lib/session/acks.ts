@@ -35,7 +35,7 @@ export class UnackedDeliveries {
   }
 
   /** Whether `key` names a delivery still awaiting its ACK or NACK. */
-  has(key: string): boolean {
+  private has(key: string): boolean {
     return this.subscriptionOf?.has(key) === true
   }
 

@@ -1,6 +1,7 @@
 // Flow control: a consumer that reads nothing never makes the broker hold unbounded memory.
 import net from 'node:net'
 import t from 'tap'
+import { WebSocket } from 'ws'
 import { encodeFrame } from '../../lib/frame/encoder.js'
 import { errorMessage } from '../../lib/errors.js'
 import { getHeader } from '../../lib/frame/frame.js'
@@ -147,4 +148,61 @@ t.test('a queue consumer that reads nothing stops receiving; messages wait in th
   })
   t.same(received, sent, 'every message, in send order')
   stalled.destroy()
+})
+
+t.test('over WebSocket too: a stalled queue consumer gets every message whole and in order once it reads again', async (t) => {
+  // The broker reuses a connection's write buffer only once the socket holds none of it: while
+  // this consumer reads nothing, what is queued for it must stay as it was written.
+  const { addresses } = await startServer(t, { highWaterMark: 128 * 1024 })
+  const ws = new WebSocket(addresses.ws, ['v12.stomp'])
+  t.teardown(() => ws.terminate())
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve)
+    ws.once('error', reject)
+  })
+  let text = ''
+  const received: Array<{ n: number, body: string }> = []
+  let receipted: () => void = () => {}
+  const subscribed = new Promise<void>((resolve) => { receipted = resolve })
+  ws.on('message', (data: Buffer) => {
+    text += data.toString('latin1')
+    let at: number
+    while ((at = text.indexOf('\0')) >= 0) {
+      const frame = text.slice(0, at)
+      text = text.slice(at + 1).replace(/^\n+/, '')
+      if (frame.includes('receipt-id:sub')) receipted()
+      const n = /\nn:(\d+)\n/.exec(frame)
+      if (n !== null) received.push({ n: Number(n[1]), body: frame.slice(frame.indexOf('\n\n') + 2) })
+    }
+  })
+  ws.send('CONNECT\naccept-version:1.2\nhost:x\n\n\0')
+  ws.send('SUBSCRIBE\nid:1\ndestination:/queue/ws-backlog\nreceipt:sub\n\n\0')
+  await subscribed
+  const socket = (ws as unknown as { _socket: net.Socket })._socket
+  socket.pause()
+
+  const producer = await RawClient.tcp(t, addresses.tcp!)
+  await producer.connect()
+  const count = 10_000
+  const bodyOf = (i: number): string => String(i).padStart(8, '0').repeat(64)
+  for (let i = 0; i < count; i++) {
+    producer.frame('SEND', [['destination', '/queue/ws-backlog'], ['n', String(i)]], Buffer.from(bodyOf(i), 'latin1'))
+    if (i % 1000 === 0) await new Promise((resolve) => setImmediate(resolve))
+  }
+  producer.frame('SEND', [['destination', '/queue/other'], ['receipt', 'done']])
+  await producer.until(() => producer.frames.some((f) => getHeader(f, 'receipt-id') === 'done'), 30_000)
+  t.ok(received.length < count, `the stalled consumer had ${received.length} of ${count} before it read again`)
+
+  socket.resume()
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (received.length >= count) {
+        clearInterval(poll)
+        resolve()
+      }
+    }, 20)
+  })
+  t.same(received.map((m) => m.n), Array.from({ length: count }, (_, i) => i), 'every message, in send order')
+  const damaged = received.filter((m) => m.body !== bodyOf(m.n))
+  t.equal(damaged.length, 0, 'every body as it was sent')
 })
