@@ -29,10 +29,12 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   latency: () => import('./scenarios/latency.js'),
   large: () => import('./scenarios/large.js'),
   idle: () => import('./scenarios/idle.js'),
+  // stompd's RSS after a burst, with the system's malloc and with jemalloc.
+  memory: () => import('./memory.js'),
 }
 
 /** What `npm run bench` runs with no name: everything once. */
-const DEFAULT_BENCHES = ['codec', 'matcher', 'brokers']
+const DEFAULT_BENCHES = ['codec', 'matcher', 'brokers', 'memory']
 
 function usage(): string {
   return `usage: npm run bench [-- <bench>...] [--quick] [--json]\nbenches: ${Object.keys(BENCHES).join(', ')} (default: ${DEFAULT_BENCHES.join(', ')})`

@@ -6,7 +6,7 @@
 //   ceiling  the raw broadcast server (ceiling-server.ts), a child process
 // Every child started here is killed when the suite ends, or when this process exits anyway.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +17,22 @@ export type BrokerKind = 'stompd' | 'rabbitmq' | 'ceiling'
 
 /** How stompd stores messages in a figure: the memory store, or SQLite on a temp file (normal or full sync). */
 export type StompdStore = 'memory' | 'sqlite' | 'sqlite-full'
+
+/** The malloc stompd runs with: the system's (glibc here), or jemalloc preloaded as the Docker image does. */
+export type Allocator = 'system' | 'jemalloc'
+
+/** Where Debian and Ubuntu (`apt-get install libjemalloc2`) and other distributions put jemalloc. */
+const JEMALLOC_PATHS = [
+  '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib64/libjemalloc.so.2',
+  '/usr/lib/libjemalloc.so.2',
+]
+
+/** The jemalloc library on this machine, or null. */
+export function findJemalloc(): string | null {
+  return JEMALLOC_PATHS.find((path) => existsSync(path)) ?? null
+}
 
 export interface BrokerTarget {
   kind: BrokerKind
@@ -74,10 +90,10 @@ function gist(output: string): string {
   return (lines.find((l) => /error|cannot|stompd:/i.test(l)) ?? lines.at(-1) ?? '').slice(0, 300)
 }
 
-/** Spawns `args` under node and waits for a stdout line matching `ready`. */
-async function startChild(name: string, args: string[], ready: RegExp): Promise<Started> {
+/** Spawns `args` under node (with `env` added to ours) and waits for a stdout line matching `ready`. */
+async function startChild(name: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<Started> {
   killChildrenOnExit()
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   children.add(child)
   child.once('exit', () => children.delete(child))
   let output = ''
@@ -151,7 +167,13 @@ const STORE_LABEL: Record<StompdStore, string> = {
   'sqlite-full': 'stompd sqlite sync=full',
 }
 
-async function startStompd(store: StompdStore, cleanup: Array<() => Promise<void>>): Promise<BrokerTarget> {
+async function startStompd(store: StompdStore, allocator: Allocator, cleanup: Array<() => Promise<void>>): Promise<BrokerTarget> {
+  const env: Record<string, string> = {}
+  if (allocator === 'jemalloc') {
+    const jemalloc = findJemalloc()
+    if (jemalloc === null) throw new Error('jemalloc not found (apt-get install libjemalloc2)')
+    env.LD_PRELOAD = jemalloc
+  }
   const flags = ['--host', '127.0.0.1', '--port', '0', '--tcp-port', '0', '--log-level', 'warn']
   if (store === 'memory') {
     flags.push('--store', 'memory')
@@ -161,13 +183,13 @@ async function startStompd(store: StompdStore, cleanup: Array<() => Promise<void
     flags.push('--store', `sqlite:${join(dir, 'stompd.db')}`)
     if (store === 'sqlite-full') flags.push('--store-sync', 'full')
   }
-  const started = await startChild('stompd', [...stompdCommand(), ...flags], /stompd listening ws=(\S+) tcp=(\S+)/)
+  const started = await startChild('stompd', [...stompdCommand(), ...flags], /stompd listening ws=(\S+) tcp=(\S+)/, env)
   cleanup.unshift(() => stopChild(started.child))
   const ws = started.match[1]!
   const tcp = `tcp://${started.match[2]!}`
   return {
     kind: 'stompd',
-    label: STORE_LABEL[store],
+    label: STORE_LABEL[store] + (allocator === 'jemalloc' ? ' jemalloc' : ''),
     pid: started.child.pid ?? null,
     singleThreaded: true,
     maxConnections: Number.POSITIVE_INFINITY,
@@ -246,29 +268,29 @@ export class Brokers {
   private readonly cache = new Map<string, Promise<Availability>>()
   private readonly cleanup: Array<() => Promise<void>> = []
 
-  /** stompd with the given store, RabbitMQ, or the ceiling. */
-  get(kind: BrokerKind, store: StompdStore = 'memory'): Promise<Availability> {
-    const key = kind === 'stompd' ? `stompd:${store}` : kind
+  /** stompd with the given store (and malloc), RabbitMQ, or the ceiling. */
+  get(kind: BrokerKind, store: StompdStore = 'memory', allocator: Allocator = 'system'): Promise<Availability> {
+    const key = kind === 'stompd' ? `stompd:${store}:${allocator}` : kind
     let found = this.cache.get(key)
     if (found === undefined) {
-      found = this.start(kind, store)
+      found = this.start(kind, store, allocator)
       this.cache.set(key, found)
     }
     return found.then((availability) => {
       // A stompd (or ceiling) that died in an earlier figure is started afresh.
       if ('target' in availability && availability.target.problem() !== null) {
         this.cache.delete(key)
-        return this.get(kind, store)
+        return this.get(kind, store, allocator)
       }
       return availability
     })
   }
 
-  private async start(kind: BrokerKind, store: StompdStore): Promise<Availability> {
+  private async start(kind: BrokerKind, store: StompdStore, allocator: Allocator): Promise<Availability> {
     try {
       if (kind === 'rabbitmq') return await findRabbitMq()
       if (kind === 'ceiling') return { target: await startCeiling(this.cleanup) }
-      return { target: await startStompd(store, this.cleanup) }
+      return { target: await startStompd(store, allocator, this.cleanup) }
     } catch (err) {
       return { skipped: `${kind}: cannot start: ${(err as Error).message}` }
     }
