@@ -1,7 +1,9 @@
 // Incremental STOMP frame decoder: Buffers cut anywhere in, frames and heart-beats out.
 //
 // Fast path: a frame that lies whole in one chunk is decoded in place — headers are
-// scanned in one pass, the body is a view (subarray) of the chunk, nothing is copied.
+// scanned in one pass, the body is a view (subarray) of the chunk, nothing is copied. The
+// usual head (LF line ends, plain ASCII, no escapes) is not even scanned byte by byte in
+// JavaScript: a native search finds its blank line, and its lines are cut from one string.
 // Slow path: a frame that spans chunks is copied, once, into `pending`; scanning resumes
 // where it stopped, so feeding one byte at a time stays linear. Limits are checked on
 // declared sizes and on the line being scanned before anything is buffered, so the
@@ -55,6 +57,9 @@ const COMMANDS = new Map<string, Command>(
 
 const enum Phase { Idle, Headers, Body }
 
+/** The end of a head whose lines all end in LF: the last line's LF and the blank line's. */
+const LF_LF = Buffer.from('\n\n')
+
 // What the header scanner must notice about a byte; one table lookup per byte keeps its loop tight.
 const ORDINARY = 0
 const KIND_LF = 1
@@ -105,6 +110,9 @@ export class FrameDecoder {
   private sawNonAscii = false
   /** Per line k: marks[2k] = first colon, marks[2k+1] = the LF ending it. Grows with the lines seen. */
   private marks: Int32Array<ArrayBuffer> = new Int32Array(2 * FIRST_MARK_LINES)
+
+  /** A head from this client had a CR: its blank line is not LF LF, so skip the search for one. */
+  private crlfClient = false
 
   // Parsed once the blank line is found.
   private command: Command = 'SEND'
@@ -179,10 +187,13 @@ export class FrameDecoder {
 
   /** Decodes a frame starting at `start`; returns the position after it, or -1 if incomplete or failed. */
   private decodeInPlace(buf: Buffer, start: number, end: number): number {
-    const blankLf = this.scanHeaders(buf, start, end, -start)
-    if (blankLf < 0) return -1
-    this.bodyStart = blankLf + 1 - start
-    if (!this.parseHeaders(buf, start)) return -1
+    let blankLf = this.crlfClient ? -1 : this.readUsualHead(buf, start, end)
+    if (blankLf < 0) {
+      blankLf = this.scanHeaders(buf, start, end, -start)
+      if (blankLf < 0) return -1
+      this.bodyStart = blankLf + 1 - start
+      if (!this.parseHeaders(buf, start)) return -1
+    }
     this.phase = Phase.Body
     const bodyStart = blankLf + 1
     const { maxFrameSize } = this.limits
@@ -243,6 +254,56 @@ export class FrameDecoder {
     if (nul < 0) return -1
     this.emit(this.pending!.subarray(this.bodyStart, this.pendingLength))
     return nul + 1
+  }
+
+  /**
+   * Reads the head of the frame at `start` when it is the usual kind — every line ends in LF, one
+   * byte per character, no escapes, within every limit — and returns the position of its blank
+   * line's LF.
+   * Anything else returns -1 having changed nothing, and the byte scanner reads the head instead:
+   * it alone reports what is wrong with a bad one.
+   */
+  private readUsualHead(buf: Buffer, start: number, end: number): number {
+    // The first LF LF after `start` ends this head when its lines end in LF. When the head is
+    // not all in this chunk there is none (the frame is the chunk's last bytes); when a line ends
+    // in CR LF the search may run on into the body, and the CR sends the head to the scanner.
+    const blankLf = buf.indexOf(LF_LF, start) + 1
+    if (blankLf <= 0 || blankLf >= end) return -1
+    // Decoding the whole head as UTF-8 gives each name and value as decoding it alone would: the
+    // LFs and colons that separate them are ASCII, which UTF-8 never folds into another character.
+    const head = buf.utf8Slice(start, blankLf)
+    if (head.includes('\r')) {
+      this.crlfClient = true
+      return -1
+    }
+    if (head.includes('\\')) return -1
+    // Limits count bytes: a head where some character took more than one byte takes the scanner.
+    if (head.length !== blankLf - start) return -1
+    const commandEnd = head.indexOf('\n')
+    const command = commandEnd <= MAX_COMMAND_LINE ? COMMANDS.get(head.slice(0, commandEnd)) : undefined
+    if (command === undefined) return -1
+    const { maxHeaders, maxHeaderLineLength, maxFrameSize } = this.limits
+    const bodyStart = blankLf + 1 - start
+    const headers: Header[] = []
+    let contentLength = -1
+    for (let lineStart = commandEnd + 1; lineStart < head.length;) {
+      const lineEnd = head.indexOf('\n', lineStart)
+      const colon = head.indexOf(':', lineStart)
+      if (colon <= lineStart || colon > lineEnd || lineEnd - lineStart > maxHeaderLineLength || headers.length === maxHeaders) return -1
+      const name = head.slice(lineStart, colon)
+      const value = head.slice(colon + 1, lineEnd)
+      if (contentLength < 0 && name === 'content-length') {
+        contentLength = parseLength(value)
+        if (contentLength < 0 || bodyStart + contentLength + 1 > maxFrameSize) return -1
+      }
+      headers.push([name, value])
+      lineStart = lineEnd + 1
+    }
+    this.command = command
+    this.headers = headers
+    this.contentLength = contentLength
+    this.bodyStart = bodyStart
+    return blankLf
   }
 
   /**

@@ -84,6 +84,19 @@ t.test('accepts CR LF line ends', async (t) => {
   t.equal(frames[0]!.body.toString(), 'body')
 })
 
+t.test('a head whose blank line is CR LF ends there, even when LF LF comes later in the body', async (t) => {
+  const { frames, errors } = decodeEveryWay(t, 'SEND\r\ndestination:/queue/a\r\n\r\nline one\n\nline two\0SEND\ndestination:/queue/b\n\nc\0')
+  t.same(errors, [])
+  t.same(frames.map((f) => [getHeader(f, 'destination'), f.body.toString()]), [['/queue/a', 'line one\n\nline two'], ['/queue/b', 'c']])
+})
+
+t.test('a head mixing LF and CR LF line ends decodes like one with either', async (t) => {
+  const { frames, errors } = decodeEveryWay(t, 'SEND\ndestination:/queue/a\r\nx:1\n\r\nbody\0')
+  t.same(errors, [])
+  t.same(frames[0]!.headers, [['destination', '/queue/a'], ['x', '1']])
+  t.equal(frames[0]!.body.toString(), 'body')
+})
+
 t.test('treats EOLs between frames as heart-beats', async (t) => {
   const { frames, heartbeats } = decodeEveryWay(t, '\n\r\n\nSEND\ndestination:/a\n\n\0\n\nSEND\ndestination:/b\n\n\0\r\n')
   t.equal(frames.length, 2)
