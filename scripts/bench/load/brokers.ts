@@ -173,6 +173,7 @@ async function startStompd(store: StompdStore, allocator: Allocator, cleanup: Ar
     const jemalloc = findJemalloc()
     if (jemalloc === null) throw new Error('jemalloc not found (apt-get install libjemalloc2)')
     env.LD_PRELOAD = jemalloc
+    env.MALLOC_CONF = 'background_thread:true' // as the Dockerfile sets it
   }
   const flags = ['--host', '127.0.0.1', '--port', '0', '--tcp-port', '0', '--log-level', 'warn']
   if (store === 'memory') {
