@@ -2,7 +2,7 @@
 //
 // Fast path: a frame that lies whole in one chunk is decoded in place — headers are
 // scanned in one pass, the body is a view (subarray) of the chunk, nothing is copied. The
-// usual head (LF line ends, plain ASCII, no escapes) is not even scanned byte by byte in
+// usual head (LF line ends, one byte per character, no escapes) is not scanned byte by byte in
 // JavaScript: a native search finds its blank line, and its lines are cut from one string.
 // Slow path: a frame that spans chunks is copied, once, into `pending`; scanning resumes
 // where it stopped, so feeding one byte at a time stays linear. Limits are checked on
