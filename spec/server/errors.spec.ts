@@ -429,6 +429,26 @@ t.test('an ERROR for a frame the decoder rejects after reading its receipt heade
   }
 })
 
+for (const transport of TRANSPORTS) {
+  t.test(`over ${transport}, frames with CR LF line ends and bodies with blank lines, after LF frames in one write, arrive whole`, async (t) => {
+    const { addresses } = await startServer(t)
+    const client = await rawClient(t, addresses, transport)
+    client.send(
+      'CONNECT\naccept-version:1.2\nhost:localhost\n\n\0' +
+      'SUBSCRIBE\nid:s\ndestination:/queue/blank-lines\n\n\0' +
+      // Header lines ending in CR LF, then an LF blank line: the CRs are not part of the values.
+      'SEND\ndestination:/queue/blank-lines\r\nx-n:1\r\n\nfirst\n\nparagraph\0' +
+      // A CR LF blank line: the LF LF in the body is not where the headers end.
+      'SEND\r\ndestination:/queue/blank-lines\r\nx-n:2\r\n\r\nsecond\n\nparagraph\0' +
+      'SEND\ndestination:/queue/blank-lines\nx-n:3\n\nthird\0',
+    )
+    t.equal((await client.next()).command, 'CONNECTED')
+    const messages = [await client.next(), await client.next(), await client.next()]
+    t.same(messages.map((m) => [m.command, getHeader(m, 'x-n'), m.body.toString()]),
+      [['MESSAGE', '1', 'first\n\nparagraph'], ['MESSAGE', '2', 'second\n\nparagraph'], ['MESSAGE', '3', 'third']])
+  })
+}
+
 t.test('CR LF frames and heart-beats split byte by byte across WebSocket messages are decoded', async (t) => {
   const { addresses } = await startServer(t)
   const client = await RawClient.ws(t, addresses.ws)
