@@ -10,6 +10,7 @@ import { Brokers, findJemalloc, type Allocator } from './load/brokers.js'
 import { rssBytes } from './load/cpu.js'
 import { runFlow } from './load/flow.js'
 import { WorkerPool } from './load/pool.js'
+import { FULL, QUICK } from './load/suite.js'
 import { fanoutWs } from './scenarios/fanout.js'
 
 /** RSS within this much of where it started counts as back to the baseline. */
@@ -39,14 +40,18 @@ async function measure(allocator: Allocator, options: BenchOptions, pool: Worker
     let peak = before
     const sampler = setInterval(() => { peak = Math.max(peak, rss()) }, 250)
     const shape = fanoutWs(1000, options).shape
-    const timing = options.quick ? { warmupMs: 300, measureMs: 2000, drainMs: 1500 } : { warmupMs: 1000, measureMs: 10_000, drainMs: 3000 }
+    const timing = options.quick ? QUICK : FULL
     let delivered = 0
-    for (let run = 0; run < (options.quick ? 1 : 2); run++) {
-      const result = await runFlow(pool, target, shape, timing)
-      if (!result.ok) return `${target.label}: ${result.error}`
-      delivered = Math.max(delivered, result.delivered)
+    try {
+      // Two runs when not quick: the second shows whether memory left by the first is reused.
+      for (let run = 0; run < (options.quick ? 1 : 2); run++) {
+        const result = await runFlow(pool, target, shape, timing)
+        if (!result.ok) return `${target.label}: ${result.error}`
+        delivered = Math.max(delivered, result.delivered)
+      }
+    } finally {
+      clearInterval(sampler)
     }
-    clearInterval(sampler)
     const after: number[] = []
     for (let second = 1; second <= (options.quick ? 10 : 60); second++) {
       await sleep(1000)

@@ -21,8 +21,9 @@ export interface SuiteOptions {
   quick: boolean
 }
 
-const FULL: RunTiming & { runs: number } = { runs: 3, warmupMs: 1000, measureMs: 10_000, drainMs: 3000 }
-const QUICK: RunTiming & { runs: number } = { runs: 1, warmupMs: 300, measureMs: 2000, drainMs: 1500 }
+/** How long each run of a figure lasts, and how many runs make it; --quick for CI's smoke run. */
+export const FULL: RunTiming & { runs: number } = { runs: 3, warmupMs: 1000, measureMs: 10_000, drainMs: 3000 }
+export const QUICK: RunTiming & { runs: number } = { runs: 1, warmupMs: 300, measureMs: 2000, drainMs: 1500 }
 /** After a figure, before its "after" RSS: the broker lets go of what the last run left. */
 const SETTLE_MS = 1000
 
