@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LoadConnection, type Endpoint, type Transport } from './client.js'
 import { cpuCount, findProcess, openFileLimit } from './cpu.js'
@@ -148,9 +148,10 @@ function childProblem(name: string, started: Started): () => string | null {
  * written when the suite stops it).
  */
 function stompdCommand(): string[] {
-  const cli = process.env.STOMPD_BENCH_CLI ?? 'dist/cli.js'
+  // Relative to the project, or absolute (another checkout's build, to compare two versions).
+  const cli = resolve(ROOT, process.env.STOMPD_BENCH_CLI ?? 'dist/cli.js')
   const extra = (process.env.STOMPD_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
-  const nodeArgs = [...shebangFlags(join(ROOT, cli)), ...extra]
+  const nodeArgs = [...shebangFlags(cli), ...extra]
   return [...nodeArgs, ...(cli.endsWith('.ts') ? ['--import', 'tsx', cli] : [cli])]
 }
 
