@@ -2,6 +2,7 @@
 // hot path only bumps plain numbers.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Broker } from '../broker/broker.js'
+import { chunkPool } from '../session/chunk-pool.js'
 import type { SessionStats } from '../session/session.js'
 
 export interface MetricsSources {
@@ -38,6 +39,14 @@ export function createMetrics(sources: MetricsSources): Registry {
   new Gauge({
     name: 'stompd_topic_subscriptions', help: 'Topic subscriptions', registers: [registry],
     collect() { this.set(broker.topicSubscriptionCount) },
+  })
+  new Gauge({
+    name: 'stompd_outbox_slab_bytes', help: 'Memory held for outgoing bytes (slabs of the outbox chunk pool; resident only where written)', registers: [registry],
+    collect() { this.set(chunkPool.stats().slabBytes) },
+  })
+  new Gauge({
+    name: 'stompd_outbox_rented_bytes', help: 'Outbox chunks in use by connections', registers: [registry],
+    collect() { this.set(chunkPool.stats().rentedBytes) },
   })
   const counters: Array<[string, string, () => number]> = [
     ['stompd_connections_total', 'Connections accepted', () => stats.connections],

@@ -9,12 +9,18 @@
 // case: frames and small messages), `roomInFront` says those bytes are there, so the transport
 // writes its header in them and sends header and payload as one buffer: no header allocation,
 // no writev.
+//
+// Chunks are rented from a ChunkPool and handed back once the transport holds none of their
+// bytes (recycle, release); a chunk filled while the transport still held some waits for that.
+import { chunkPool, type ChunkPool } from './chunk-pool.js'
 
 /** A tail at least this large is written as its own part instead of being copied. */
 const COPY_LIMIT = 16 * 1024
 // Chunks start small, so an idle connection holds little, and double while a busy one fills them.
 const FIRST_CHUNK = 1024
 const MAX_CHUNK = 64 * 1024
+/** Full chunks kept for the pool while the transport still holds their bytes (at most 512 KiB). */
+const MAX_RETIRED = 8
 
 const EMPTY = Buffer.alloc(0)
 
@@ -31,6 +37,9 @@ export class Outbox {
   /** The array the last take() returned, cleared and reused by the next one. */
   private taken: Buffer[] = []
   private chunk: Buffer = EMPTY
+  /** Chunks filled up while the transport still held their bytes: given back at the next recycle. */
+  private retired: Buffer[] = []
+  private readonly pool: ChunkPool
   private nextChunkSize = FIRST_CHUNK
   /** Where the open run of packed bytes in `chunk` starts (after its headroom), and where it ends. */
   private start = 0
@@ -38,8 +47,9 @@ export class Outbox {
   /** The first queued part is a packed run, with headroom in front of it. */
   private leadingRun = false
 
-  constructor(headroom = 0) {
+  constructor(headroom = 0, pool: ChunkPool = chunkPool) {
     this.headroom = headroom
+    this.pool = pool
     // No chunk yet: `end` past the empty chunk makes the first write allocate one.
     this.start = this.end = headroom
   }
@@ -109,34 +119,64 @@ export class Outbox {
   }
 
   /**
-   * Everything take() handed out has left the process (the transport reports nothing buffered),
-   * so the chunk's bytes are free again: the next write starts at its beginning. Without this a
-   * busy connection fills chunk after chunk, each garbage once written — hundreds of MB/s of
-   * ArrayBuffers for the collector under fan-out.
+   * Call when everything take() handed out has left the process (the transport reports nothing
+   * buffered): the chunk's bytes are free again, so the next write starts at its beginning, and
+   * chunks filled earlier go back to the pool. Without this a busy connection fills chunk after
+   * chunk, each garbage once written — hundreds of MB/s of ArrayBuffers under fan-out.
    */
   recycle(): void {
     if (this.bytes > 0) return
+    // The last take's array still names views into the chunks; the transport is done with them.
+    this.taken.length = 0
+    this.giveBackRetired()
     this.start = this.end = this.headroom
   }
 
-  /** Lets go of the chunk while nothing is queued; the next write starts a small one. */
+  /**
+   * Gives the chunk back while nothing is queued; the next write starts a small one. Like
+   * recycle(), only once the transport holds none of the bytes handed to it.
+   */
   release(): void {
     if (this.bytes > 0) return
-    // The last take's array still names views into the chunk.
     this.taken.length = 0
+    this.giveBackRetired()
+    if (this.chunk !== EMPTY) this.pool.giveBack(this.chunk)
     this.chunk = EMPTY
     this.nextChunkSize = FIRST_CHUNK
     this.start = this.end = this.headroom // past the empty chunk: the next write allocates one
   }
 
-  /** Drops everything queued (the connection is gone). */
+  /**
+   * Drops everything queued (the connection is gone). Its chunks may still be named by writes
+   * the transport never finished: the pool counts them out but never hands them out again.
+   */
   clear(): void {
     this.parts.length = 0
     this.taken.length = 0
+    for (let i = 0; i < this.retired.length; i++) this.pool.forget(this.retired[i]!)
+    this.retired.length = 0
+    if (this.chunk !== EMPTY) this.pool.forget(this.chunk)
+    this.chunk = EMPTY
+    this.nextChunkSize = FIRST_CHUNK
     this.leadingRun = false
-    this.start = this.end = this.end + this.headroom
+    this.start = this.end = this.headroom
     this.bytes = 0
     this.text = true
+  }
+
+  /**
+   * Keeps a full chunk until the transport is done with it. A connection that is never seen
+   * with nothing buffered (a steady consumer just behind) would keep them all: past a few, the
+   * oldest is left to the collector instead.
+   */
+  private retire(chunk: Buffer): void {
+    if (this.retired.length === MAX_RETIRED) this.pool.forget(this.retired.shift()!)
+    this.retired.push(chunk)
+  }
+
+  private giveBackRetired(): void {
+    for (let i = 0; i < this.retired.length; i++) this.pool.giveBack(this.retired[i]!)
+    this.retired.length = 0
   }
 
   /** Ends the current run of packed bytes as a part; the next run starts past its own headroom. */
@@ -152,7 +192,8 @@ export class Outbox {
     // `end` may lie past the chunk's length when a cut left no room for the next run's headroom.
     if (this.chunk.length - this.end < size || this.chunk.length < this.end) {
       this.cut()
-      this.chunk = Buffer.allocUnsafe(Math.max(this.nextChunkSize, size + this.headroom))
+      if (this.chunk !== EMPTY) this.retire(this.chunk)
+      this.chunk = this.pool.rent(Math.max(this.nextChunkSize, size + this.headroom))
       this.nextChunkSize = Math.min(MAX_CHUNK, this.nextChunkSize * 2)
       this.start = this.end = this.headroom
     }

@@ -427,8 +427,9 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     if (this.sentSinceCheck) {
       this.lastSent = now
       this.sentSinceCheck = false
-    } else if (this.outbox.isEmpty) {
-      // Quiet for a tick: give back the outbox's chunk rather than hold it while idle.
+    } else if (this.outbox.isEmpty && this.connection.bufferedBytes === 0) {
+      // Quiet for a tick, and every byte written has left: give the outbox's chunk back to the
+      // pool rather than hold it while idle.
       this.outbox.release()
     }
     const { receive, send } = this.heartBeat

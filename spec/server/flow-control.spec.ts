@@ -152,7 +152,8 @@ t.test('a queue consumer that reads nothing stops receiving; messages wait in th
 
 t.test('over WebSocket too: a stalled queue consumer gets every message whole and in order once it reads again', async (t) => {
   // The broker reuses a connection's write buffer only once the socket holds none of it: while
-  // this consumer reads nothing, what is queued for it must stay as it was written.
+  // this consumer reads nothing, what is queued for it must stay as it was written — also while
+  // busy topic subscribers on other connections get and give back buffers of the same pool.
   const { addresses } = await startServer(t, { highWaterMark: 128 * 1024 })
   const ws = new WebSocket(addresses.ws, ['v12.stomp'])
   t.teardown(() => ws.terminate())
@@ -181,12 +182,23 @@ t.test('over WebSocket too: a stalled queue consumer gets every message whole an
   const socket = (ws as unknown as { _socket: net.Socket })._socket
   socket.pause()
 
+  const busy: RawClient[] = []
+  for (let i = 0; i < 2; i++) {
+    const subscriber = await RawClient.ws(t, addresses.ws)
+    await subscriber.connect()
+    subscriber.frame('SUBSCRIBE', [['id', 'busy'], ['destination', '/topic/ws-busy'], ['receipt', 'busy']])
+    await subscriber.next()
+    busy.push(subscriber)
+  }
+
   const producer = await RawClient.tcp(t, addresses.tcp!)
   await producer.connect()
   const count = 10_000
   const bodyOf = (i: number): string => String(i).padStart(8, '0').repeat(64)
+  const busyBodyOf = (i: number): string => `busy ${i} `.repeat(40)
   for (let i = 0; i < count; i++) {
     producer.frame('SEND', [['destination', '/queue/ws-backlog'], ['n', String(i)]], Buffer.from(bodyOf(i), 'latin1'))
+    producer.frame('SEND', [['destination', '/topic/ws-busy'], ['n', String(i)]], busyBodyOf(i))
     if (i % 1000 === 0) await new Promise((resolve) => setImmediate(resolve))
   }
   producer.frame('SEND', [['destination', '/queue/other'], ['receipt', 'done']])
@@ -205,4 +217,9 @@ t.test('over WebSocket too: a stalled queue consumer gets every message whole an
   t.same(received.map((m) => m.n), Array.from({ length: count }, (_, i) => i), 'every message, in send order')
   const damaged = received.filter((m) => m.body !== bodyOf(m.n))
   t.equal(damaged.length, 0, 'every body as it was sent')
+  for (const subscriber of busy) {
+    await subscriber.until(() => subscriber.received === count, 30_000)
+    const wrong = subscriber.frames.filter((f) => f.command === 'MESSAGE' && f.body.toString() !== busyBodyOf(Number(getHeader(f, 'n'))))
+    t.equal(wrong.length, 0, 'the busy subscribers got every body as it was sent too')
+  }
 })

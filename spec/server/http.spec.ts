@@ -49,6 +49,8 @@ t.test('GET /metrics is Prometheus text with connection and publish counts', asy
 
   const after = await scrape()
   t.equal(sample(after, 'stompd_connections'), 2, 'both open connections are counted')
+  t.ok(sample(after, 'stompd_outbox_slab_bytes')! > 0, 'the receipts were written from pooled chunks')
+  t.ok(sample(after, 'stompd_outbox_rented_bytes')! >= 0)
   t.equal(sample(after, 'stompd_messages_published_total'), 2, 'each publish is counted')
 
   tcp.destroy()

@@ -1,6 +1,7 @@
 // The outbox: a turn's frames packed into one chunk, and the free bytes it keeps in front of
 // each packed run for a transport that writes a header there (a WebSocket frame header).
 import t from 'tap'
+import { ChunkPool } from '../../lib/session/chunk-pool.js'
 import { Outbox } from '../../lib/session/outbox.js'
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1')
@@ -121,4 +122,69 @@ t.test('once the transport has written everything, recycle() lets the next turn 
   outbox.writeBytes(bytes('queued'), true)
   outbox.recycle()
   t.equal(outbox.take()[0]!.toString('latin1'), 'queued')
+})
+
+/** Whether two views share any byte of memory. */
+function overlap(a: Buffer, b: Buffer): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.length && b.byteOffset < a.byteOffset + a.length
+}
+
+/** Another connection's outbox writing `turns` turns of 1000-byte frames into chunks of the same pool. */
+function busyNeighbour(pool: ChunkPool, turns: number): Buffer[] {
+  const neighbour = new Outbox(10, pool)
+  const written: Buffer[] = []
+  for (let turn = 0; turn < turns; turn++) {
+    for (let i = 0; i < 20; i++) neighbour.writeBytes(Buffer.alloc(1000, 0x7a), true)
+    written.push(...neighbour.take())
+    neighbour.recycle()
+  }
+  neighbour.release()
+  return written
+}
+
+t.test('chunks filled while the transport held their bytes go back to the pool at recycle(), not before', async (t) => {
+  const pool = new ChunkPool()
+  const outbox = new Outbox(10, pool)
+  const frame = Buffer.alloc(1000, 0x61)
+  for (let i = 0; i < 20; i++) outbox.writeBytes(frame, true)
+  const parts = [...outbox.take()]
+  t.ok(parts.length > 1, 'spread over several chunks')
+  const rented = pool.stats().rentedBytes
+  t.ok(rented >= 20 * 1000)
+
+  // Not yet written out: another outbox of the pool must not get any of it.
+  const neighbour = busyNeighbour(pool, 20)
+  t.notOk(neighbour.some((n) => parts.some((part) => overlap(n, part))))
+  t.ok(parts.every((part) => part.every((byte) => byte === 0x61)), 'what was handed out is untouched')
+
+  outbox.recycle()
+  t.ok(pool.stats().rentedBytes < rented, 'the full chunks went back; the open one stays')
+  outbox.release()
+  t.equal(pool.stats().rentedBytes, 0, 'release() gives back the last one')
+})
+
+t.test('a cleared outbox (its connection gone) hands nothing back for reuse: its bytes may still be in a write', async (t) => {
+  const pool = new ChunkPool()
+  const outbox = new Outbox(10, pool)
+  for (let i = 0; i < 20; i++) outbox.writeBytes(Buffer.alloc(1000, 0x62), true)
+  const parts = [...outbox.take()]
+  outbox.clear()
+  t.equal(pool.stats().rentedBytes, 0, 'counted out of the pool')
+  const neighbour = busyNeighbour(pool, 100)
+  t.notOk(neighbour.some((n) => parts.some((part) => overlap(n, part))), 'never rented again')
+  t.ok(parts.every((part) => part.every((byte) => byte === 0x62)))
+})
+
+t.test('a connection never seen with nothing buffered holds at most a few full chunks; the rest are left to the collector', async (t) => {
+  const pool = new ChunkPool()
+  const outbox = new Outbox(10, pool)
+  const handedOut: Buffer[] = []
+  for (let turn = 0; turn < 100; turn++) {
+    // 15 KiB: copied into the chunk (a larger tail would be queued as it is).
+    outbox.writeBytes(Buffer.alloc(15 * 1024, turn), true)
+    handedOut.push(...outbox.take())
+  }
+  t.ok(pool.stats().rentedBytes <= 9 * 64 * 1024, `${pool.stats().rentedBytes} bytes rented`)
+  busyNeighbour(pool, 100)
+  t.ok(handedOut.every((part, turn) => part.every((byte) => byte === turn % 256)), 'nothing handed out was reused')
 })
