@@ -61,6 +61,12 @@ export interface SessionStats {
 const enum State { Connecting, Connected, Closing, Closed }
 
 const HEARTBEAT_EOL = Buffer.from('\n')
+/**
+ * How often a connection gives its outbox chunk back to the pool between turns, busy or not: the
+ * next write rents a small one again from the fullest slab, so a connection that grew a large
+ * chunk in a burst does not keep it (and its slab) for as long as it stays open.
+ */
+const CHUNK_RELEASE_MS = 1000
 const CLOSE_REASONS: Partial<Record<ErrorCode, CloseReason>> = {
   'heartbeat-timeout': 'heartbeat-timeout',
   'connect-timeout': 'connect-timeout',
@@ -101,6 +107,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   private lastReceived = Date.now()
   private lastSent = Date.now()
   private lastKeepAlive = Date.now()
+  private chunkReleasedAt = Date.now()
 
   /** Made on the first receipt asked for. */
   private receipts: ReceiptQueue | null = null
@@ -427,10 +434,11 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     if (this.sentSinceCheck) {
       this.lastSent = now
       this.sentSinceCheck = false
-    } else if (this.outbox.isEmpty && this.connection.bufferedBytes === 0) {
-      // Quiet for a tick, and every byte written has left: give the outbox's chunk back to the
-      // pool rather than hold it while idle.
+    }
+    // Only between turns, once every byte written has left.
+    if (now - this.chunkReleasedAt >= CHUNK_RELEASE_MS && this.outbox.isEmpty && this.connection.bufferedBytes === 0) {
       this.outbox.release()
+      this.chunkReleasedAt = now
     }
     const { receive, send } = this.heartBeat
     const { heartbeatGrace, keepAliveInterval } = this.context.options

@@ -223,3 +223,33 @@ t.test('over WebSocket too: a stalled queue consumer gets every message whole an
     t.equal(wrong.length, 0, 'the busy subscribers got every body as it was sent too')
   }
 })
+
+t.test('a subscriber that got a burst gives its large write buffer back while it keeps receiving a trickle', async (t) => {
+  const { addresses } = await startServer(t)
+  const rentedBytes = async (): Promise<number> => {
+    const metrics = await (await fetch(`${addresses.http}/metrics`)).text()
+    const line = metrics.split('\n').find((l) => l.startsWith('stompd_outbox_rented_bytes '))!
+    return Number(line.split(' ')[1])
+  }
+  const subscriber = await RawClient.tcp(t, addresses.tcp!, { keepFrames: false })
+  await subscriber.connect()
+  subscriber.frame('SUBSCRIBE', [['id', '1'], ['destination', '/topic/burst'], ['receipt', 's']])
+  await subscriber.next()
+  const producer = await RawClient.tcp(t, addresses.tcp!)
+  await producer.connect()
+
+  // 500 messages of 4 KiB in one write: one turn's worth for the subscriber, well over 64 KiB.
+  const frame = encodeFrame('SEND', [['destination', '/topic/burst']], Buffer.alloc(4096, 0x62), '1.2')
+  producer.send(Buffer.concat(Array.from({ length: 500 }, () => frame)))
+  await subscriber.until(() => subscriber.received === 500, 10_000)
+  const afterBurst = await rentedBytes()
+  t.ok(afterBurst >= 64 * 1024, `${afterBurst} bytes of write buffers just after the burst`)
+
+  for (let i = 0; i < 25; i++) {
+    producer.frame('SEND', [['destination', '/topic/burst']], 'trickle')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  await subscriber.until(() => subscriber.received === 525)
+  const afterTrickle = await rentedBytes()
+  t.ok(afterTrickle < 16 * 1024, `${afterTrickle} bytes after 2.5 s of one message every 100 ms`)
+})
