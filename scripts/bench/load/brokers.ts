@@ -6,7 +6,7 @@
 //   ceiling  the raw broadcast server (ceiling-server.ts), a child process
 // Every child started here is killed when the suite ends, or when this process exits anyway.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -102,6 +102,14 @@ async function startChild(name: string, args: string[], ready: RegExp, env: Reco
   }
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
+  // STOMPD_BENCH_BROKER_LOG=<file>: everything the brokers print, e.g. with
+  // STOMPD_BENCH_NODE_ARGS=--trace-gc to see the collector's pauses under a figure's load.
+  const log = process.env.STOMPD_BENCH_BROKER_LOG
+  if (log !== undefined) {
+    const append = (chunk: Buffer): void => appendFileSync(log, chunk)
+    child.stdout!.on('data', append)
+    child.stderr!.on('data', append)
+  }
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} printed no listening line within ${START_TIMEOUT_MS / 1000} s: ${gist(output)}`)), START_TIMEOUT_MS)
     const check = (): void => {
