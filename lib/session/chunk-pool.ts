@@ -8,25 +8,30 @@
 // it is always mapped on its own, and once the pool lets go of it and the collector frees it,
 // its pages leave the process. Reusing blocks also spares the collector an ArrayBuffer per chunk.
 //
-// Blocks are cut from a slab only when first needed, so pages nobody wrote are never resident.
-// A slab nobody has rented from for a whole sweep is dropped; its memory returns once no view
-// of it is left (the collector decides when).
+// Blocks of every size are cut from the same slabs, and only when first needed, so pages nobody
+// wrote are never resident and a light load needs one slab, not one per size: V8 counts each
+// slab as external memory and collects garbage when that grows by 64 MiB, a pause of a few ms.
+// A slab nobody has rented from for a whole sweep is dropped; its memory returns once no view of
+// it is left (the collector decides when).
 
 /** Block sizes: every power of two from SMALLEST to LARGEST. A larger request gets its own Buffer. */
 const SMALLEST = 1024
 const LARGEST = 64 * 1024
+const SIZES = 7
 const SLAB_BYTES = 32 * 1024 * 1024
 /** How often empty slabs are looked for; one that stayed empty from one sweep to the next is dropped. */
 const SWEEP_INTERVAL = 5000
 
 class Slab {
   readonly bytes: Buffer
-  /** Offsets of blocks handed back, reused before new ones are cut. */
-  readonly free: number[] = []
+  /** Per block size, offsets of blocks handed back, reused before new ones are cut. */
+  readonly free: number[][] = Array.from({ length: SIZES }, () => [])
   /** Where the next never-used block starts. */
   cut = 0
   /** Blocks out (rented, not yet handed back or forgotten). */
   rented = 0
+  /** Bytes of the blocks out. */
+  rentedBytes = 0
   /** Empty at the last sweep: dropped at the next one if still empty. */
   idle = false
 
@@ -34,8 +39,29 @@ class Slab {
     this.bytes = Buffer.allocUnsafeSlow(SLAB_BYTES)
   }
 
-  get full(): boolean {
-    return this.free.length === 0 && this.cut === SLAB_BYTES
+  /** Offset of a free block of size class `sizeClass`, or -1 when this slab has none left. */
+  take(sizeClass: number): number {
+    const free = this.free[sizeClass]!
+    if (free.length > 0) return free.pop()!
+    const blockSize = SMALLEST << sizeClass
+    // Blocks are aligned to their size, so every block of a class fits the slab's end exactly.
+    const offset = Math.ceil(this.cut / blockSize) * blockSize
+    if (offset + blockSize > SLAB_BYTES) return -1
+    // The gap skipped for alignment becomes free blocks of the smaller sizes.
+    this.freeGap(this.cut, offset)
+    this.cut = offset + blockSize
+    return offset
+  }
+
+  private freeGap(from: number, to: number): void {
+    let at = from
+    while (at < to) {
+      // The largest aligned block that starts at `at` and fits before `to`.
+      let sizeClass = SIZES - 1
+      while (sizeClass > 0 && (at % (SMALLEST << sizeClass) !== 0 || at + (SMALLEST << sizeClass) > to)) sizeClass--
+      this.free[sizeClass]!.push(at)
+      at += SMALLEST << sizeClass
+    }
   }
 }
 
@@ -47,40 +73,32 @@ export interface ChunkPoolStats {
 }
 
 export class ChunkPool {
-  /** Slabs per block size, oldest first: rent from the oldest so that newer ones can empty out. */
-  private readonly slabs: Slab[][] = []
+  /** Oldest first: rent from the oldest so that newer ones can empty out and be dropped. */
+  private slabs: Slab[] = []
   private sweeper: NodeJS.Timeout | null = null
-
-  constructor() {
-    for (let size = SMALLEST; size <= LARGEST; size *= 2) this.slabs.push([])
-  }
 
   /** A chunk of at least `size` bytes: a pooled block when one is large enough, else a Buffer of its own. */
   rent(size: number): Buffer {
     if (size > LARGEST) return Buffer.allocUnsafe(size)
     const sizeClass = classOf(size)
     const blockSize = SMALLEST << sizeClass
-    const slabs = this.slabs[sizeClass]!
+    const slabs = this.slabs
     let slab: Slab | undefined
-    for (let i = 0; i < slabs.length; i++) {
-      if (!slabs[i]!.full) {
-        slab = slabs[i]
-        break
-      }
+    let offset = -1
+    for (let i = 0; i < slabs.length && offset < 0; i++) {
+      slab = slabs[i]!
+      offset = slab.take(sizeClass)
     }
-    if (slab === undefined) {
+    if (offset < 0) {
       slab = new Slab()
       slabs.push(slab)
+      offset = slab.take(sizeClass)
       this.startSweeping()
     }
-    let offset = slab.free.pop()
-    if (offset === undefined) {
-      offset = slab.cut
-      slab.cut += blockSize
-    }
-    slab.rented++
-    slab.idle = false
-    return slab.bytes.subarray(offset, offset + blockSize)
+    slab!.rented++
+    slab!.rentedBytes += blockSize
+    slab!.idle = false
+    return slab!.bytes.subarray(offset, offset + blockSize)
   }
 
   /**
@@ -90,8 +108,9 @@ export class ChunkPool {
   giveBack(chunk: Buffer): void {
     const slab = this.slabOf(chunk)
     if (slab === undefined) return
-    slab.free.push(chunk.byteOffset - slab.bytes.byteOffset)
+    slab.free[classOf(chunk.length)]!.push(chunk.byteOffset - slab.bytes.byteOffset)
     slab.rented--
+    slab.rentedBytes -= chunk.length
   }
 
   /**
@@ -100,34 +119,26 @@ export class ChunkPool {
    */
   forget(chunk: Buffer): void {
     const slab = this.slabOf(chunk)
-    if (slab !== undefined) slab.rented--
+    if (slab === undefined) return
+    slab.rented--
+    slab.rentedBytes -= chunk.length
   }
 
   stats(): ChunkPoolStats {
-    let slabBytes = 0
     let rentedBytes = 0
-    for (let sizeClass = 0; sizeClass < this.slabs.length; sizeClass++) {
-      for (const slab of this.slabs[sizeClass]!) {
-        slabBytes += SLAB_BYTES
-        rentedBytes += slab.rented * (SMALLEST << sizeClass)
-      }
-    }
-    return { slabBytes, rentedBytes }
+    for (const slab of this.slabs) rentedBytes += slab.rentedBytes
+    return { slabBytes: this.slabs.length * SLAB_BYTES, rentedBytes }
   }
 
   /** Drops every slab nobody rented from since the last sweep. Runs on a timer; public for specs. */
   sweep(): void {
-    let remaining = 0
-    for (const slabs of this.slabs) {
-      for (let i = slabs.length - 1; i >= 0; i--) {
-        const slab = slabs[i]!
-        if (slab.rented > 0) continue
-        if (slab.idle) slabs.splice(i, 1)
-        else slab.idle = true
-      }
-      remaining += slabs.length
-    }
-    if (remaining === 0 && this.sweeper !== null) {
+    this.slabs = this.slabs.filter((slab) => {
+      if (slab.rented > 0) return true
+      if (slab.idle) return false
+      slab.idle = true
+      return true
+    })
+    if (this.slabs.length === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper)
       this.sweeper = null
     }
@@ -135,7 +146,7 @@ export class ChunkPool {
 
   private slabOf(chunk: Buffer): Slab | undefined {
     if (chunk.length > LARGEST || chunk.length < SMALLEST) return undefined
-    const slabs = this.slabs[classOf(chunk.length)]!
+    const slabs = this.slabs
     for (let i = 0; i < slabs.length; i++) if (slabs[i]!.bytes.buffer === chunk.buffer) return slabs[i]
     // A Buffer of its own, or a block of a slab already dropped.
     return undefined

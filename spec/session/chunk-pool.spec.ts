@@ -17,7 +17,7 @@ t.test('a rented block is the smallest power of two from 1 KiB that holds the re
   t.equal(pool.rent(65536).length, 65536)
   const own = pool.rent(65537)
   t.equal(own.length, 65537)
-  t.same(pool.stats(), { slabBytes: 3 * 32 * 1024 * 1024, rentedBytes: 2 * 1024 + 2048 + 2 * 65536 })
+  t.same(pool.stats(), { slabBytes: 32 * 1024 * 1024, rentedBytes: 2 * 1024 + 2048 + 2 * 65536 }, 'every size from one slab')
   pool.giveBack(own) // not the pool's: ignored
   t.equal(pool.stats().rentedBytes, 2 * 1024 + 2048 + 2 * 65536)
 })
@@ -48,18 +48,28 @@ t.test('a slab nothing is rented from is dropped at the second sweep; one with a
   const pool = new ChunkPool()
   const small = pool.rent(1024)
   const large = pool.rent(65536)
-  t.equal(pool.stats().slabBytes, 2 * 32 * 1024 * 1024)
+  t.equal(pool.stats().slabBytes, 32 * 1024 * 1024)
   pool.giveBack(large)
   pool.sweep()
-  t.equal(pool.stats().slabBytes, 2 * 32 * 1024 * 1024, 'empty for one sweep: kept')
   pool.sweep()
-  t.equal(pool.stats().slabBytes, 32 * 1024 * 1024, 'empty for two: dropped')
-  pool.giveBack(large) // a block of a dropped slab: ignored
-  t.equal(pool.stats().rentedBytes, 1024)
+  t.equal(pool.stats().slabBytes, 32 * 1024 * 1024, 'a block still out: kept')
   pool.forget(small)
   pool.sweep()
+  t.equal(pool.stats().slabBytes, 32 * 1024 * 1024, 'empty for one sweep: kept')
   pool.sweep()
-  t.same(pool.stats(), { slabBytes: 0, rentedBytes: 0 }, 'a forgotten block does not hold its slab')
+  t.same(pool.stats(), { slabBytes: 0, rentedBytes: 0 }, 'empty for two: dropped (a forgotten block does not hold it)')
+  pool.giveBack(large) // a block of a dropped slab: ignored
+  t.same(pool.stats(), { slabBytes: 0, rentedBytes: 0 })
+})
+
+t.test('blocks are aligned to their size, and the room skipped to align one is used for smaller ones', async (t) => {
+  const pool = new ChunkPool()
+  const first = pool.rent(1024)
+  const large = pool.rent(65536)
+  t.equal(large.byteOffset - first.byteOffset, 65536, 'the 64 KiB block starts at the next 64 KiB boundary')
+  const smaller = [pool.rent(1024), pool.rent(2048), pool.rent(4096), pool.rent(8192), pool.rent(16384), pool.rent(32768)]
+  t.ok(smaller.every((block) => block.byteOffset - first.byteOffset < 65536), 'every smaller one fits in the gap in front of it')
+  t.ok(smaller.every((block) => (block.byteOffset - first.byteOffset) % block.length === 0), 'each aligned to its size')
 })
 
 t.test('renting between two sweeps keeps a slab, and a new slab is cut only when the others are full', async (t) => {
