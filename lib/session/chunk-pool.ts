@@ -17,7 +17,7 @@
 /** Block sizes: every power of two from SMALLEST to LARGEST. A larger request gets its own Buffer. */
 const SMALLEST = 1024
 const LARGEST = 64 * 1024
-const SIZES = 7
+const SIZES = Math.log2(LARGEST / SMALLEST) + 1
 const SLAB_BYTES = 32 * 1024 * 1024
 /** How often empty slabs are looked for; one that stayed empty from one sweep to the next is dropped. */
 const SWEEP_INTERVAL = 5000

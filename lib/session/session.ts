@@ -63,8 +63,8 @@ const enum State { Connecting, Connected, Closing, Closed }
 const HEARTBEAT_EOL = Buffer.from('\n')
 /**
  * How often a connection gives its outbox chunk back to the pool between turns, busy or not: the
- * next write rents a small one again from the fullest slab, so a connection that grew a large
- * chunk in a burst does not keep it (and its slab) for as long as it stays open.
+ * next write rents a small one again from the oldest slab with room, so a connection that grew a
+ * large chunk in a burst does not keep it (and its slab) for as long as it stays open.
  */
 const CHUNK_RELEASE_MS = 1000
 const CLOSE_REASONS: Partial<Record<ErrorCode, CloseReason>> = {
