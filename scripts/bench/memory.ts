@@ -11,10 +11,11 @@ import type { BenchOptions } from './harness.js'
 import { Brokers, findJemalloc, type Allocator, type BrokerTarget } from './load/brokers.js'
 import { rssBytes } from './load/cpu.js'
 import { runFlow } from './load/flow.js'
-import { runIdle } from './load/idle.js'
+import { runIdle, type IdleShape } from './load/idle.js'
 import { WorkerPool } from './load/pool.js'
 import { FULL, QUICK } from './load/suite.js'
 import { fanoutWs } from './scenarios/fanout.js'
+import { idle } from './scenarios/idle.js'
 
 /** One burst of load on the broker; says what it achieved, or why it failed (a string). */
 interface Load {
@@ -39,13 +40,18 @@ const fanout: Load = {
 }
 
 const connections: Load = {
-  title: (options) => `${options.quick ? '1,000' : '19,000'} idle WebSocket connections with heart-beats, opened, held ${options.quick ? 1 : 5} s and closed`,
+  title: (options) => `${idleShape(options).connections.toLocaleString('en-US')} idle WebSocket connections with heart-beats, opened, held ${idleShape(options).holdMs / 1000} s and closed`,
   async run(target, options) {
-    const count = options.quick ? 1000 : 19_000
-    const result = await runIdle(target, { connections: count, heartBeatMs: 10_000, holdMs: options.quick ? 1000 : 5000, perProcess: 9500 })
+    const shape = idleShape(options)
+    const result = await runIdle(target, shape)
     if (!result.ok) return `${target.label}: ${result.error}`
-    return { achieved: `${result.alive.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} connected, held and closed` }
+    return { achieved: `${result.alive.toLocaleString('en-US')} of ${shape.connections.toLocaleString('en-US')} connected, held and closed` }
   },
+}
+
+/** The idle scenario's connections, held for less time: what is measured here is after they close. */
+function idleShape(options: BenchOptions): IdleShape {
+  return { ...idle(options).shape, holdMs: options.quick ? 1000 : 5000 }
 }
 
 /** RSS within this much of where it started counts as back to the baseline. */
