@@ -22,6 +22,14 @@ const SLAB_BYTES = 32 * 1024 * 1024
 /** How often empty slabs are looked for; one that stayed empty from one sweep to the next is dropped. */
 const SWEEP_INTERVAL = 5000
 
+/** Counts the block at `offset` of `slab` as rented and returns it. */
+function lend(slab: Slab, offset: number, blockSize: number): Buffer {
+  slab.rented++
+  slab.rentedBytes += blockSize
+  slab.idle = false
+  return slab.bytes.subarray(offset, offset + blockSize)
+}
+
 class Slab {
   readonly bytes: Buffer
   /** Per block size, offsets of blocks handed back, reused before new ones are cut. */
@@ -82,23 +90,14 @@ export class ChunkPool {
     if (size > LARGEST) return Buffer.allocUnsafe(size)
     const sizeClass = classOf(size)
     const blockSize = SMALLEST << sizeClass
-    const slabs = this.slabs
-    let slab: Slab | undefined
-    let offset = -1
-    for (let i = 0; i < slabs.length && offset < 0; i++) {
-      slab = slabs[i]!
-      offset = slab.take(sizeClass)
+    for (const slab of this.slabs) {
+      const offset = slab.take(sizeClass)
+      if (offset >= 0) return lend(slab, offset, blockSize)
     }
-    if (offset < 0) {
-      slab = new Slab()
-      slabs.push(slab)
-      offset = slab.take(sizeClass)
-      this.startSweeping()
-    }
-    slab!.rented++
-    slab!.rentedBytes += blockSize
-    slab!.idle = false
-    return slab!.bytes.subarray(offset, offset + blockSize)
+    const slab = new Slab()
+    this.slabs.push(slab)
+    this.startSweeping()
+    return lend(slab, slab.take(sizeClass), blockSize)
   }
 
   /**
