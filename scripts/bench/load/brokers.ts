@@ -103,7 +103,8 @@ async function startChild(name: string, args: string[], ready: RegExp, env: Reco
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
   // STOMPD_BENCH_BROKER_LOG=<file>: everything the brokers print, e.g. with
-  // STOMPD_BENCH_NODE_ARGS=--trace-gc to see the collector's pauses under a figure's load.
+  // STOMPD_BENCH_NODE_ARGS=--trace-gc to see the collector's pauses under a figure's load, or
+  // STOMPD_BENCH_LOG_LEVEL=debug for stompd's own debug lines (default warn).
   const log = process.env.STOMPD_BENCH_BROKER_LOG
   if (log !== undefined) {
     const append = (chunk: Buffer): void => appendFileSync(log, chunk)
@@ -184,7 +185,7 @@ async function startStompd(store: StompdStore, allocator: Allocator, cleanup: Ar
     env.LD_PRELOAD = jemalloc
     env.MALLOC_CONF = 'background_thread:true' // as the Dockerfile sets it
   }
-  const flags = ['--host', '127.0.0.1', '--port', '0', '--tcp-port', '0', '--log-level', 'warn']
+  const flags = ['--host', '127.0.0.1', '--port', '0', '--tcp-port', '0', '--log-level', process.env.STOMPD_BENCH_LOG_LEVEL ?? 'warn']
   if (store === 'memory') {
     flags.push('--store', 'memory')
   } else {
