@@ -173,7 +173,7 @@ function stompdRss(c: ContenderResult | undefined): string {
 export function formatBrokerReport(report: BrokerReport): string {
   const c = report.conditions
   const title = `${report.bench}${report.quick ? ' (--quick: one short run per figure, indicative only)' : ''}: `
-    + `${c.runsPerFigure === 1 ? '1 run' : `median of ${c.runsPerFigure} runs`} of ${c.measureSeconds} s after ${c.warmupSeconds} s warm-up`
+    + `${c.runsPerFigure === 1 ? '1 run' : `median of ${c.runsPerFigure} runs`} of ${c.measureSeconds} s after ${c.warmupSeconds} s warm-up (a figure's note may say longer)`
     + `${report.figures.some((f) => f.metric === 'kibPerConnection') ? ' (idle: one run)' : ''}; ${c.cpus} CPUs; node ${c.node}`
   const rows: string[][] = [['figure', 'unit', ...COLUMNS.map((k) => NAMES[k]), 's/R', 's/c', 'target', 'stompd RSS MB', 'saturated (s · R · c)']]
   for (const figure of report.figures) {
