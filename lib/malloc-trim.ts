@@ -74,7 +74,7 @@ export class MallocTrimmer {
   }
 }
 
-/** glibc's malloc through koffi, or null (with the reason) when either is not there. */
+/** glibc's malloc through koffi, or why it cannot be had (no koffi, or a C library that is not glibc). */
 export async function loadGlibcHeap(): Promise<MallocHeap | { unavailable: string }> {
   let koffi
   try {
