@@ -16,6 +16,7 @@
 //   50 %, which cost client-individual queues about 15 % of their throughput; 75 % showed no
 //   cost beyond run-to-run noise).
 import { ConfigError, loadConfig, USAGE } from './config.js'
+import { DEFAULT_IDLE_COLLECT, IdleCollector, processProbe } from './idle-collect.js'
 import { DEFAULT_MALLOC_TRIM, loadGlibcHeap, MallocTrimmer } from './malloc-trim.js'
 import { createServer } from './server.js'
 import { VERSION } from './version.js'
@@ -69,11 +70,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'))
 
   // The process is ours here (a program embedding createServer owns its own), so the CLI is
-  // the one to hand malloc's freed memory back to the system after bursts. After the signal
-  // handlers: a SIGTERM while koffi loads must still shut the broker down cleanly.
+  // the one to give memory back to the system after bursts: collect the garbage once the broker
+  // goes idle, then hand what malloc freed back. After the signal handlers: a SIGTERM while
+  // koffi loads must still shut the broker down cleanly.
   const heap = await loadGlibcHeap()
+  const trimmer = 'unavailable' in heap ? null : new MallocTrimmer(heap, DEFAULT_MALLOC_TRIM, running.logger)
   if ('unavailable' in heap) running.logger.debug({ reason: heap.unavailable }, 'malloc trimming off')
-  else new MallocTrimmer(heap, DEFAULT_MALLOC_TRIM, running.logger).start()
+  trimmer?.start()
+  new IdleCollector(processProbe(), DEFAULT_IDLE_COLLECT, running.logger, () => trimmer?.check()).start()
 }
 
 void main()

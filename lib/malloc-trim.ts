@@ -8,6 +8,7 @@
 // Under jemalloc (the Docker image preloads it) glibc's heap stays empty and the trigger never
 // fires.
 import type { Logger } from 'pino'
+import { UnrefInterval } from './unref-interval.js'
 
 /** The two glibc calls the trimmer needs. */
 export interface MallocHeap {
@@ -34,7 +35,7 @@ export const DEFAULT_MALLOC_TRIM: MallocTrimOptions = { shrinkBytes: 16 * 1024 *
  */
 export class MallocTrimmer {
   private highWater: number
-  private timer: NodeJS.Timeout | null = null
+  private readonly interval: UnrefInterval
 
   constructor(
     private readonly heap: MallocHeap,
@@ -42,17 +43,15 @@ export class MallocTrimmer {
     private readonly logger: Logger,
   ) {
     this.highWater = heap.inUse()
+    this.interval = new UnrefInterval(() => this.check(), options.intervalMs)
   }
 
   start(): void {
-    if (this.timer !== null) return
-    this.timer = setInterval(() => this.check(), this.options.intervalMs)
-    this.timer.unref()
+    this.interval.start()
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer)
-    this.timer = null
+    this.interval.stop()
   }
 
   /** Looks at the heap once; trims when it has shrunk enough since its high point. True when it trimmed. */
