@@ -29,6 +29,12 @@ export interface StompdConfig {
   connectTimeout: number
   /** ms between WebSocket pings that keep idle proxies from closing the socket; 0 = none. */
   wsPingInterval: number
+  /**
+   * Most bytes of STOMP frames the server puts in one WebSocket message (a larger frame goes
+   * alone); 0 = one frame per message. Tomcat's WebSocket client (under Spring's
+   * WebSocketStompClient) closes the connection on a text message over 8 KiB.
+   */
+  wsMaxMessageBytes: number
   maxFrameSize: number
   maxHeaders: number
   maxHeaderLineLength: number
@@ -60,6 +66,7 @@ export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
   heartbeatGrace: 2,
   connectTimeout: 10_000,
   wsPingInterval: 25_000,
+  wsMaxMessageBytes: 8 * 1024,
   maxFrameSize: 8 * 1024 * 1024,
   maxHeaders: 100,
   maxHeaderLineLength: 8 * 1024,
@@ -141,6 +148,7 @@ const PARSERS: { [K in Key]: Parser<K> } = {
   },
   connectTimeout: integer(1),
   wsPingInterval: integer(0),
+  wsMaxMessageBytes: integer(0),
   maxFrameSize: integer(1024),
   maxHeaders: integer(1, 10_000),
   maxHeaderLineLength: integer(64),

@@ -109,6 +109,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
     paths: WS_PATHS,
     // Frames over the limit get an ERROR from the decoder; only a message far beyond it is cut off by ws.
     maxPayload: Math.max(4 * config.maxFrameSize, 16 * 1024 * 1024),
+    maxMessageBytes: config.wsMaxMessageBytes,
     highWaterMark: config.highWaterMark,
     closeTimeout,
     onConnection: accept,

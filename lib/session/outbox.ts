@@ -12,6 +12,13 @@
 //
 // Chunks are rented from a ChunkPool and handed back once the transport holds none of their
 // bytes (recycle, release); a chunk filled while the transport still held some waits for that.
+//
+// Messages: a transport may cap how many bytes one write() carries (a WebSocket message: Tomcat's
+// client, under Spring's WebSocketStompClient, closes the connection on a text message over
+// 8 KiB). The session announces each frame's size before writing it (beginFrame); a frame that
+// would take the open message past the cap seals it and starts the next one, and take() hands
+// over one sealed message at a time. A frame larger than the cap goes alone. Frames are never
+// split, so every message the transport writes holds whole frames.
 import { chunkPool, type ChunkPool } from './chunk-pool.js'
 
 /** A tail at least this large is written as its own part instead of being copied. */
@@ -24,18 +31,38 @@ const MAX_RETIRED = 8
 
 const EMPTY = Buffer.alloc(0)
 
+/** A message sealed by beginFrame(), waiting for take(): where its parts end, and how to write it. */
+interface SealedMessage {
+  /** Index in `parts` one past its last part. */
+  end: number
+  bytes: number
+  text: boolean
+  leadingRun: boolean
+}
+
 export class Outbox {
-  /** Bytes queued. */
+  /** Bytes queued, in every message. */
   bytes = 0
-  /** Every byte queued is valid UTF-8 (a WebSocket may send them as text). */
-  text = true
   /** Free bytes kept in front of every packed run, for the transport's header. */
   readonly headroom: number
+  /** Most bytes of frames per message; 0 = no cap (everything queued is one message). */
+  readonly maxMessageBytes: number
   /** After take(): the free bytes in front of its first part (`headroom`, or 0 when that part is not packed). */
   roomInFront = 0
+  /** After take(): every byte it handed over is valid UTF-8 (a WebSocket may send them as text). */
+  takenText = true
   private parts: Buffer[] = []
-  /** The array the last take() returned, cleared and reused by the next one. */
-  private taken: Buffer[] = []
+  /** Parts before this index were handed over by take() already. */
+  private taken = 0
+  /** The array take() returns, refilled by each take(). */
+  private message: Buffer[] = []
+  /** Messages closed by beginFrame(), oldest first; those parts are at the front of `parts`. */
+  private sealed: SealedMessage[] = []
+  /** Bytes of the sealed messages. */
+  private sealedBytes = 0
+  /** The open message: its bytes, whether all are UTF-8, whether its first part is a packed run. */
+  private openBytes = 0
+  private openText = true
   private chunk: Buffer = EMPTY
   /** Chunks filled up while the transport still held their bytes: given back at the next recycle. */
   private retired: Buffer[] = []
@@ -44,18 +71,49 @@ export class Outbox {
   /** Where the open run of packed bytes in `chunk` starts (after its headroom), and where it ends. */
   private start = 0
   private end = 0
-  /** The first queued part is a packed run, with headroom in front of it. */
+  /** The open message's first part is a packed run, with headroom in front of it. */
   private leadingRun = false
+  /** Index in `parts` where the open message starts. */
+  private openStart = 0
 
-  constructor(headroom = 0, pool: ChunkPool = chunkPool) {
+  constructor(headroom = 0, pool: ChunkPool = chunkPool, maxMessageBytes = 0) {
     this.headroom = headroom
     this.pool = pool
+    this.maxMessageBytes = maxMessageBytes
     // No chunk yet: `end` past the empty chunk makes the first write allocate one.
     this.start = this.end = headroom
   }
 
   get isEmpty(): boolean {
     return this.bytes === 0
+  }
+
+  /** More than one message is queued: take() will have to be called again. */
+  get hasSealed(): boolean {
+    return this.sealed.length > 0
+  }
+
+  /**
+   * A frame of `size` bytes is about to be written. When it would take the open message past
+   * the cap, that message is sealed first: the frame starts the next one (alone if it is larger
+   * than the cap). Without a cap this does nothing.
+   */
+  beginFrame(size: number): void {
+    if (this.maxMessageBytes === 0) return
+    if (this.openBytes > 0 && this.openBytes + size > this.maxMessageBytes) this.seal()
+    this.openBytes += size
+  }
+
+  private seal(): void {
+    this.cut()
+    // The bytes actually written, not the sizes announced.
+    const bytes = this.bytes - this.sealedBytes
+    this.sealedBytes += bytes
+    this.sealed.push({ end: this.parts.length, bytes, text: this.openText, leadingRun: this.leadingRun })
+    this.openStart = this.parts.length
+    this.openBytes = 0
+    this.openText = true
+    this.leadingRun = false
   }
 
   /** Queues text (a frame's head) encoded as UTF-8. */
@@ -79,7 +137,7 @@ export class Outbox {
 
   /** Queues bytes; `isText` says they are valid UTF-8. */
   writeBytes(bytes: Buffer, isText: boolean): void {
-    if (!isText) this.text = false
+    if (!isText) this.openText = false
     this.bytes += bytes.length
     if (bytes.length >= COPY_LIMIT) {
       this.cut()
@@ -95,27 +153,46 @@ export class Outbox {
 
   /** Queues bytes that never change (a heart-beat EOL) as they are: no chunk needed for them. */
   writeConstant(bytes: Buffer, isText: boolean): void {
-    if (!isText) this.text = false
+    if (!isText) this.openText = false
     this.bytes += bytes.length
     this.cut()
     this.parts.push(bytes)
   }
 
   /**
-   * Hands over everything queued, in order, and starts afresh. The array is the outbox's own and
-   * valid until the next take(): a flush per turn per connection would otherwise allocate one.
+   * Hands over the oldest message queued (without a cap: everything queued), in order, and says
+   * how to write it (`roomInFront`, `takenText`). The array is the outbox's own and valid until
+   * the next take(): a flush per turn per connection would otherwise allocate one.
    */
   take(): readonly Buffer[] {
     this.cut()
+    const message = this.message
+    message.length = 0
     const parts = this.parts
-    this.roomInFront = this.leadingRun ? this.headroom : 0
-    this.leadingRun = false
-    this.parts = this.taken
-    this.parts.length = 0
-    this.taken = parts
-    this.bytes = 0
-    this.text = true
-    return parts
+    const sealed = this.sealed.length > 0 ? this.sealed.shift()! : null
+    const end = sealed === null ? parts.length : sealed.end
+    for (let i = this.taken; i < end; i++) message.push(parts[i]!)
+    if (sealed === null) {
+      this.roomInFront = this.leadingRun ? this.headroom : 0
+      this.takenText = this.openText
+      this.openBytes = 0
+      this.openText = true
+      this.leadingRun = false
+      this.bytes = 0
+    } else {
+      this.roomInFront = sealed.leadingRun ? this.headroom : 0
+      this.takenText = sealed.text
+      this.bytes -= sealed.bytes
+      this.sealedBytes -= sealed.bytes
+    }
+    this.taken = end
+    if (end === parts.length) {
+      // Everything handed over: the part list starts afresh.
+      parts.length = 0
+      this.taken = 0
+      this.openStart = 0
+    }
+    return message
   }
 
   /**
@@ -127,7 +204,7 @@ export class Outbox {
   recycle(): void {
     if (this.bytes > 0) return
     // The last take's array still names views into the chunks; the transport is done with them.
-    this.taken.length = 0
+    this.message.length = 0
     this.giveBackRetired()
     this.start = this.end = this.headroom
   }
@@ -138,7 +215,7 @@ export class Outbox {
    */
   release(): void {
     if (this.bytes > 0) return
-    this.taken.length = 0
+    this.message.length = 0
     this.giveBackRetired()
     if (this.chunk !== EMPTY) this.pool.giveBack(this.chunk)
     this.chunk = EMPTY
@@ -152,7 +229,13 @@ export class Outbox {
    */
   clear(): void {
     this.parts.length = 0
-    this.taken.length = 0
+    this.taken = 0
+    this.message.length = 0
+    this.sealed.length = 0
+    this.sealedBytes = 0
+    this.openStart = 0
+    this.openBytes = 0
+    this.openText = true
     for (let i = 0; i < this.retired.length; i++) this.pool.forget(this.retired[i]!)
     this.retired.length = 0
     if (this.chunk !== EMPTY) this.pool.forget(this.chunk)
@@ -161,7 +244,6 @@ export class Outbox {
     this.leadingRun = false
     this.start = this.end = this.headroom
     this.bytes = 0
-    this.text = true
   }
 
   /**
@@ -182,7 +264,7 @@ export class Outbox {
   /** Ends the current run of packed bytes as a part; the next run starts past its own headroom. */
   private cut(): void {
     if (this.end === this.start) return
-    if (this.parts.length === 0) this.leadingRun = true
+    if (this.parts.length === this.openStart) this.leadingRun = true
     this.parts.push(this.chunk.subarray(this.start, this.end))
     this.start = this.end = this.end + this.headroom
   }

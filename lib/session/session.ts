@@ -16,6 +16,7 @@ import type { CloseReason, Connection, ConnectionListener } from '../transport/c
 import type { Flusher } from './flusher.js'
 import type { HeartbeatMonitor } from './heartbeat.js'
 import { FrameHandlers } from './handlers.js'
+import { chunkPool } from './chunk-pool.js'
 import { Outbox } from './outbox.js'
 import { ReceiptQueue, type ReceiptSink } from './receipts.js'
 import { negotiateHeartBeat, negotiateVersion, SUPPORTED_VERSIONS_HEADER, type HeartBeat } from './negotiate.js'
@@ -117,7 +118,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     this.context = context
     this.broker = context.broker
     this.decoder = new FrameDecoder(this, context.options.decoderLimits)
-    this.outbox = new Outbox(connection.headroom)
+    this.outbox = new Outbox(connection.headroom, chunkPool, connection.maxMessageBytes)
     this.handlers = new FrameHandlers(this)
     this.connectDeadline = Date.now() + context.options.connectTimeout
     context.sessions.add(this)
@@ -207,7 +208,9 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
 
   sendFrame(command: Command, headers: readonly Header[], body: Buffer = EMPTY_BODY, text = true): void {
     if (this.state === State.Closed) return
-    this.outbox.writeBytes(encodeFrame(command, headers, body, this.version), text)
+    const frame = encodeFrame(command, headers, body, this.version)
+    this.outbox.beginFrame(frame.length)
+    this.outbox.writeBytes(frame, text)
     this.scheduleFlush()
   }
 
@@ -221,9 +224,13 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     this.context.stats.delivered++
     // Copies of the subscription's prefix and of the tail every delivery shares (a large tail is
     // queued as it is), with the delivery's own lines in between when it has any.
-    this.outbox.writeBytes(subscription.headPrefix, true)
-    if (ack !== undefined || redelivered) this.outbox.writeAscii(deliveryHeaders(ack, redelivered))
-    this.outbox.writeBytes(tail.encode(this.version), tail.isText)
+    const own = ack !== undefined || redelivered ? deliveryHeaders(ack, redelivered) : ''
+    const encoded = tail.encode(this.version)
+    const outbox = this.outbox
+    outbox.beginFrame(subscription.headPrefix.length + own.length + encoded.length)
+    outbox.writeBytes(subscription.headPrefix, true)
+    if (own !== '') outbox.writeAscii(own)
+    outbox.writeBytes(encoded, tail.isText)
     this.scheduleFlush()
   }
 
@@ -251,16 +258,24 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   private writeOut(): void {
     // Deliveries made while refilling below must not schedule another flush.
     this.flushScheduled = true
-    while (!this.outbox.isEmpty && this.state !== State.Closed) {
-      const text = this.outbox.text
-      const parts = this.outbox.take()
+    const outbox = this.outbox
+    const connection = this.connection
+    while (!outbox.isEmpty && this.state !== State.Closed) {
       this.sentSinceCheck = true
-      if (!this.connection.write(parts, text, this.outbox.roomInFront)) {
+      // Several messages (the transport caps their size) reach the kernel in one go.
+      const several = outbox.hasSealed
+      if (several) connection.cork()
+      let accepted = true
+      do {
+        accepted = connection.write(outbox.take(), outbox.takenText, outbox.roomInFront) && accepted
+      } while (!outbox.isEmpty)
+      if (several) connection.uncork()
+      if (!accepted) {
         this.blocked = true
         break
       }
       // Written straight through to the kernel (the usual case): the chunk can be reused.
-      if (this.connection.bufferedBytes === 0) this.outbox.recycle()
+      if (connection.bufferedBytes === 0) outbox.recycle()
       if (!this.starved || this.state !== State.Connected) break
       this.resumeConsumers()
     }
@@ -446,6 +461,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
       return this.fail(new StompError('heartbeat-timeout', `nothing received for ${now - this.lastReceived} ms; the agreed heart-beat is ${receive} ms`))
     }
     if (send > 0 && now - this.lastSent >= send - this.context.heartbeats.granularity) {
+      this.outbox.beginFrame(HEARTBEAT_EOL.length)
       this.outbox.writeConstant(HEARTBEAT_EOL, true)
       this.scheduleFlush()
       this.lastSent = now

@@ -39,6 +39,12 @@ export interface Connection {
   /** Free bytes the transport would like in front of what it writes, for a header of its own (0: none). */
   readonly headroom: number
   /**
+   * Most bytes of frames one write() should carry: a WebSocket message the peer can take (Tomcat's
+   * client refuses text messages over 8 KiB). Writes hold whole frames: a larger frame goes alone.
+   * 0 = no cap (a byte stream).
+   */
+  readonly maxMessageBytes: number
+  /**
    * Writes `parts` as one unit (one WebSocket message; one writev on TCP). Returns false
    * once the outbound buffer is past the high-water mark; `onDrain` fires when it is not.
    * `text` says the bytes are valid UTF-8 (a WebSocket sends them as a text message).
@@ -47,6 +53,9 @@ export interface Connection {
    * The array is the caller's and reused: the buffers may be kept, the array not.
    */
   write(parts: readonly Buffer[], text: boolean, roomInFront: number): boolean
+  /** Holds writes until uncork(), so several write() calls reach the kernel as one. */
+  cork(): void
+  uncork(): void
   /** Where inbound bytes and events go from now on; called once, right after the connection is made. */
   attach(listener: ConnectionListener): void
   /** Inbound flow control: stop reading while the session has too much outstanding. */

@@ -13,6 +13,7 @@ export interface TcpOptions {
 export class TcpConnection implements Connection {
   readonly transport = 'tcp' as const
   readonly headroom = 0 // a byte stream: nothing to put in front
+  readonly maxMessageBytes = 0 // nor any message to keep small
   readonly remote: string
   private readonly socket: net.Socket
   private readonly options: TcpOptions
@@ -54,6 +55,14 @@ export class TcpConnection implements Connection {
     // Not write()'s return value: corked writes report backpressure before the kernel has had
     // a chance to take them. What counts is what is still buffered once it has.
     return socket.writableLength < this.options.highWaterMark
+  }
+
+  cork(): void {
+    this.socket.cork()
+  }
+
+  uncork(): void {
+    this.socket.uncork()
   }
 
   attach(listener: ConnectionListener): void {

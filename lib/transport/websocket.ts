@@ -12,6 +12,11 @@ export interface WebSocketOptions {
   paths: readonly string[]
   /** Largest WebSocket message accepted; STOMP frame limits are enforced by the decoder well below it. */
   maxPayload: number
+  /**
+   * Most bytes of frames the server puts in one WebSocket message (a larger frame goes alone);
+   * 0 = one frame per message.
+   */
+  maxMessageBytes: number
   highWaterMark: number
   /** ms to wait for the close handshake before dropping the socket. */
   closeTimeout: number
@@ -96,6 +101,8 @@ function writeHeader(target: Buffer, opcode: number, length: number): void {
   }
 }
 
+type ConnectionOptions = Pick<WebSocketOptions, 'highWaterMark' | 'closeTimeout' | 'maxMessageBytes'>
+
 export class WsConnection implements Connection {
   readonly transport = 'ws' as const
   readonly headroom = MAX_SERVER_HEADER
@@ -103,12 +110,12 @@ export class WsConnection implements Connection {
   private readonly ws: StompSocket
   /** The socket under `ws`: frames are written to it directly; also read for `remote`. */
   private readonly socket: Socket
-  private readonly options: Pick<WebSocketOptions, 'highWaterMark' | 'closeTimeout'>
+  private readonly options: ConnectionOptions
   private blocked = false
   private closeReason: CloseReason | null = null
   private afterWrite: (() => void) | null = null
 
-  constructor(ws: StompSocket, socket: Socket, options: Pick<WebSocketOptions, 'highWaterMark' | 'closeTimeout'>) {
+  constructor(ws: StompSocket, socket: Socket, options: ConnectionOptions) {
     this.ws = ws
     this.socket = socket
     this.options = options
@@ -126,6 +133,19 @@ export class WsConnection implements Connection {
 
   get bufferedBytes(): number {
     return this.ws.bufferedAmount
+  }
+
+  /** A cap of 1 byte puts every frame alone in its message. */
+  get maxMessageBytes(): number {
+    return this.options.maxMessageBytes === 0 ? 1 : this.options.maxMessageBytes
+  }
+
+  cork(): void {
+    this.socket.cork()
+  }
+
+  uncork(): void {
+    this.socket.uncork()
   }
 
   write(parts: readonly Buffer[], text: boolean, roomInFront: number): boolean {

@@ -17,6 +17,8 @@ export interface Closed {
 export interface RawOptions {
   /** Keep every frame received (default); false only counts MESSAGE frames, for floods. */
   keepFrames?: boolean
+  /** WebSocket only: refuse (close with 1009) any message larger than this, as Tomcat's client does above 8 KiB. */
+  maxPayload?: number
 }
 
 export class RawClient {
@@ -26,6 +28,8 @@ export class RawClient {
   heartbeats = 0
   /** WebSocket messages received, and whether each came as text. */
   readonly messageKinds: Array<'text' | 'binary'> = []
+  /** The size of each WebSocket message received. */
+  readonly messageSizes: number[] = []
   /** WebSocket text messages that held nothing but one EOL: heart-beats sent on their own. */
   eolMessages = 0
   readonly closed: Promise<Closed>
@@ -80,7 +84,7 @@ export class RawClient {
   }
 
   static async ws(t: Teardown, url: string, protocols: string[] = ['v12.stomp'], options: RawOptions = {}): Promise<RawClient> {
-    const ws = new WebSocket(url, protocols)
+    const ws = new WebSocket(url, protocols, options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload })
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve)
       ws.once('error', reject)
@@ -91,6 +95,7 @@ export class RawClient {
     client.protocol = ws.protocol
     ws.on('message', (data: Buffer, isBinary) => {
       client.messageKinds.push(isBinary ? 'binary' : 'text')
+      client.messageSizes.push(data.length)
       if (!isBinary && data.length === 1 && data[0] === 0x0a) client.eolMessages++
       client.decoder.push(data)
     })

@@ -188,3 +188,38 @@ t.test('a connection never seen with nothing buffered holds at most a few full c
   busyNeighbour(pool, 100)
   t.ok(handedOut.every((part, turn) => part.every((byte) => byte === turn % 256)), 'nothing handed out was reused')
 })
+
+t.test('with a message cap, take() hands over whole frames a message at a time, none past the cap unless a frame alone is', async (t) => {
+  const outbox = new Outbox(10, new ChunkPool(), 100)
+  const frames = [40, 40, 40, 150, 30, 30, 90, 1].map((size, i) => Buffer.alloc(size, 0x61 + i))
+  for (const frame of frames) {
+    outbox.beginFrame(frame.length)
+    // A frame written in two pieces, as a MESSAGE's head and tail are.
+    outbox.writeBytes(frame.subarray(0, 5), true)
+    outbox.writeBytes(frame.subarray(5), frame.length !== 150)
+  }
+  t.ok(outbox.hasSealed, 'several messages queued')
+  const messages: string[] = []
+  const text: boolean[] = []
+  while (!outbox.isEmpty) {
+    const parts = outbox.take()
+    t.equal(outbox.roomInFront, 10, 'each message starts with a packed run and its room in front')
+    front(parts[0]!, 10).fill(0xff)
+    messages.push(Buffer.concat(parts).toString('latin1'))
+    text.push(outbox.takenText)
+  }
+  t.same(messages.map((m) => m.length), [80, 40, 150, 60, 91], 'frames grouped up to 100 bytes; the 150-byte frame alone')
+  t.same(text, [true, true, false, true, true], 'only the message holding the binary frame is binary')
+  t.equal(messages.join(''), frames.map((f) => f.toString('latin1')).join(''), 'every byte, in order, untouched by the headers written in front')
+})
+
+t.test('without a cap beginFrame() changes nothing: a turn is one take()', async (t) => {
+  const outbox = new Outbox(10)
+  for (let i = 0; i < 100; i++) {
+    outbox.beginFrame(1000)
+    outbox.writeBytes(Buffer.alloc(1000), true)
+  }
+  t.notOk(outbox.hasSealed)
+  t.equal(outbox.take().reduce((n, part) => n + part.length, 0), 100_000)
+  t.ok(outbox.isEmpty)
+})
