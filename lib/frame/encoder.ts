@@ -160,10 +160,12 @@ function rawLength(messageId: string, headers: readonly Header[]): number {
 
 /**
  * The start of every MESSAGE for one subscription: `MESSAGE` and `subscription:<id>`, escaped for
- * the subscriber's version. Encoded once per SUBSCRIBE.
+ * the subscriber's version, and `redelivered:<true|false>` when given (a subscription to a queue
+ * carries it on every delivery, as RabbitMQ's does). Encoded once per SUBSCRIBE.
  */
-export function messageHeadPrefix(subscription: string, version: StompVersion): Buffer {
-  return Buffer.from('MESSAGE\n' + headerLine('subscription', subscription, version !== '1.0', version), 'utf8')
+export function messageHeadPrefix(subscription: string, version: StompVersion, redelivered?: boolean): Buffer {
+  const lines = 'MESSAGE\n' + headerLine('subscription', subscription, version !== '1.0', version)
+  return Buffer.from(redelivered === undefined ? lines : lines + 'redelivered:' + redelivered + '\n', 'utf8')
 }
 
 /**

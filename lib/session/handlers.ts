@@ -5,7 +5,7 @@ import type { QueueLimits } from '../broker/broker.js'
 import { parseDestination, type Destination } from '../broker/destination.js'
 import { Message, type Header } from '../broker/message.js'
 import { StompError } from '../errors.js'
-import { DELIVERY_HEADERS, MessageTail, messageHeadPrefix } from '../frame/encoder.js'
+import { DELIVERY_HEADERS, MessageTail } from '../frame/encoder.js'
 import { getHeader, type Frame } from '../frame/frame.js'
 import type { Session } from './session.js'
 import { ClientSubscription } from './subscription.js'
@@ -124,7 +124,7 @@ export class FrameHandlers {
     }
     if (!subscribed && !session.subscriptions.has(tempQueue)) {
       const destination: Destination = { kind: 'temp-queue', name }
-      this.bind(new ClientSubscription(session, tempQueue, tempQueue, 'auto', 0, messageHeadPrefix(tempQueue, session.version), null), destination)
+      this.bind(new ClientSubscription(session, tempQueue, tempQueue, 'auto', 0, session.version, true, null), destination)
     }
     return session.broker.replyDestination(session, name)
   }
@@ -154,9 +154,10 @@ export class FrameHandlers {
       return session.fail(new StompError('invalid-header', `prefetch-count must be a whole number, not ${JSON.stringify(prefetchHeader)}`), receipt)
     }
     if (!this.declareQueue(frame, destination, receipt)) return
-    const subscription = new ClientSubscription(session, id, destinationHeader, ackMode as AckMode, prefetch,
-      messageHeadPrefix(id, session.version), null)
     const durableName = destination.kind === 'topic' ? durableNameOf(frame, id) : undefined
+    const fromQueue = destination.kind !== 'topic' || durableName !== undefined
+    const subscription = new ClientSubscription(session, id, destinationHeader, ackMode as AckMode, prefetch,
+      session.version, fromQueue, null)
     if (durableName !== undefined) {
       subscription.durableKey = durableKey(session.login, durableName)
       session.subscriptions.set(id, subscription)

@@ -2,6 +2,8 @@
 // deliveries it has not acked yet (in delivery order, for cumulative `client` acks).
 import type { AckMode, Binding, Consumer, Delivery } from '../broker/consumer.js'
 import type { Message } from '../broker/message.js'
+import { messageHeadPrefix } from '../frame/encoder.js'
+import type { StompVersion } from '../frame/frame.js'
 
 /** What a subscription needs from its session. */
 export interface SubscriptionOwner {
@@ -20,8 +22,13 @@ export class ClientSubscription implements Consumer {
   readonly ackMode: AckMode
   /** Most unacked messages at once; 0 = no limit. */
   readonly prefetch: number
-  /** `MESSAGE` and `subscription`, encoded once for this subscriber's version. */
+  /**
+   * `MESSAGE` and `subscription`, encoded once for this subscriber's version; on a subscription
+   * to a queue (or a durable subscription) with `redelivered:false`.
+   */
   readonly headPrefix: Buffer
+  /** The same with `redelivered:true`, for a message that comes back. */
+  readonly redeliveredPrefix: Buffer
   readonly filter: ((message: Message) => boolean) | null
   /** Unacked deliveries by ack key, in delivery order. */
   readonly pending = new Map<string, Delivery>()
@@ -29,14 +36,16 @@ export class ClientSubscription implements Consumer {
   /** Set when this SUBSCRIBE attached to a durable subscription. */
   durableKey: string | null = null
 
+  /** `fromQueue`: the messages come from a queue, so every MESSAGE says whether it is a redelivery. */
   constructor(session: SubscriptionOwner, id: string, destination: string, ackMode: AckMode, prefetch: number,
-    headPrefix: Buffer, filter: ((message: Message) => boolean) | null) {
+    version: StompVersion, fromQueue: boolean, filter: ((message: Message) => boolean) | null) {
     this.session = session
     this.id = id
     this.destination = destination
     this.ackMode = ackMode
     this.prefetch = prefetch
-    this.headPrefix = headPrefix
+    this.headPrefix = messageHeadPrefix(id, version, fromQueue ? false : undefined)
+    this.redeliveredPrefix = messageHeadPrefix(id, version, true)
     this.filter = filter
   }
 
