@@ -21,7 +21,12 @@ export interface StompdConfig {
   /** Users file (JSON); empty = anyone may connect. */
   users: string
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  /** What the server offers: `sx,sy` ms (can send every, wants to receive every). */
+  /**
+   * What the server offers: `sx,sy` ms (can send every, wants to receive every). Each direction
+   * runs at the larger of the two sides' values, so these are floors: with 1000,1000 a client
+   * gets the rate it asks for, down to one a second (as RabbitMQ does), and `@stomp/stompjs`'s
+   * default 10000,10000 stays 10 s.
+   */
   heartBeat: [number, number]
   /** A client silent for more than this many agreed heart-beat intervals is closed. */
   heartbeatGrace: number
@@ -62,7 +67,7 @@ export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
   redis: '',
   users: '',
   logLevel: 'info',
-  heartBeat: [10_000, 10_000],
+  heartBeat: [1000, 1000],
   heartbeatGrace: 2,
   connectTimeout: 10_000,
   wsPingInterval: 25_000,

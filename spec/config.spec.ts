@@ -29,7 +29,7 @@ t.test('with no flags, file or environment every option has its documented defau
   t.equal(config.port, 15674)
   t.equal(config.tcpPort, 61613)
   t.equal(config.store, 'sqlite:./data/stompd.db')
-  t.same(config.heartBeat, [10_000, 10_000])
+  t.same(config.heartBeat, [1000, 1000])
   t.equal(config.heartbeatGrace, 2)
   t.equal(config.connectTimeout, 10_000)
   t.equal(config.maxFrameSize, 8 * 1024 * 1024)
@@ -42,8 +42,8 @@ t.test('with no flags, file or environment every option has its documented defau
 t.test('a loaded config does not share its heart-beat array with the defaults', async (t) => {
   const { config } = loadConfig([], {})
   config.heartBeat[0] = 1
-  t.same(DEFAULTS.heartBeat, [10_000, 10_000])
-  t.same(resolveConfig().heartBeat, [10_000, 10_000])
+  t.same(DEFAULTS.heartBeat, [1000, 1000])
+  t.same(resolveConfig().heartBeat, [1000, 1000])
 })
 
 t.test('the config file overrides defaults, the environment overrides the file, flags override both', async (t) => {

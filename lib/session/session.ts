@@ -192,8 +192,10 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
       const heartBeat = negotiateHeartBeat(getHeader(frame, 'heart-beat'), this.context.options.heartBeat)
       if (heartBeat instanceof StompError) return this.fail(heartBeat)
       this.heartBeat = heartBeat
-      headers.push(['heart-beat', `${heartBeat.send},${heartBeat.receive}`])
     }
+    // Also for 1.0, which has no heart-beats (`0,0`): clients and test helpers written against
+    // RabbitMQ read the header unconditionally.
+    headers.push(['heart-beat', `${this.heartBeat.send},${this.heartBeat.receive}`])
     this.state = State.Connected
     const now = Date.now()
     this.lastReceived = now
@@ -222,13 +224,14 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     }
     const ack = delivery === null ? undefined : this.unacked.track(subscription, message.id, delivery, this.version)
     this.context.stats.delivered++
-    // Copies of the subscription's prefix and of the tail every delivery shares (a large tail is
-    // queued as it is), with the delivery's own lines in between when it has any.
-    const own = ack !== undefined || redelivered ? deliveryHeaders(ack, redelivered) : ''
+    // Copies of the subscription's prefix (with its `redelivered` line) and of the tail every
+    // delivery shares (a large tail is queued as it is), with the delivery's `ack` line in between.
+    const prefix = redelivered ? subscription.redeliveredPrefix : subscription.headPrefix
+    const own = ack !== undefined ? deliveryHeaders(ack, false) : ''
     const encoded = tail.encode(this.version)
     const outbox = this.outbox
-    outbox.beginFrame(subscription.headPrefix.length + own.length + encoded.length)
-    outbox.writeBytes(subscription.headPrefix, true)
+    outbox.beginFrame(prefix.length + own.length + encoded.length)
+    outbox.writeBytes(prefix, true)
     if (own !== '') outbox.writeAscii(own)
     outbox.writeBytes(encoded, tail.isText)
     this.scheduleFlush()
