@@ -1,6 +1,9 @@
 // The brokers a figure is measured on, side by side:
 //   stompd   started here as a child process on free loopback ports (memory store unless the
 //            scenario asks for SQLite), one process per store setting, reused across figures
+//   stompd-uncapped  the same stompd with no practical --ws-max-message-bytes cap: each
+//            connection's event-loop turn goes as one WebSocket message, as before the cap
+//            existed; the WebSocket fan-out figures measure the default cap against it
 //   rabbitmq an already-running RabbitMQ with the STOMP and Web-STOMP plugins; skipped, with a
 //            line saying why, when it is not reachable
 //   ceiling  the raw broadcast server (ceiling-server.ts), a child process
@@ -13,7 +16,13 @@ import { fileURLToPath } from 'node:url'
 import { LoadConnection, type Endpoint, type Transport } from './client.js'
 import { cpuCount, findProcess, openFileLimit } from './cpu.js'
 
-export type BrokerKind = 'stompd' | 'rabbitmq' | 'ceiling'
+export type BrokerKind = 'stompd' | 'stompd-uncapped' | 'rabbitmq' | 'ceiling'
+
+/**
+ * The cap `stompd-uncapped` runs with: 1 GiB, far more than a connection queues in one turn, so
+ * a turn is never split (0 would mean the opposite: one frame per message).
+ */
+const UNCAPPED_WS_MESSAGE_BYTES = 2 ** 30
 
 /** How stompd stores messages in a figure: the memory store, or SQLite on a temp file (normal or full sync). */
 export type StompdStore = 'memory' | 'sqlite' | 'sqlite-full'
@@ -177,7 +186,21 @@ const STORE_LABEL: Record<StompdStore, string> = {
   'sqlite-full': 'stompd sqlite sync=full',
 }
 
-async function startStompd(store: StompdStore, allocator: Allocator, cleanup: Array<() => Promise<void>>): Promise<BrokerTarget> {
+/**
+ * The --ws-max-message-bytes flag a stompd contender runs with, and its label's suffix. `stompd`
+ * gets stompd's own default unless STOMPD_BENCH_WS_MAX_MESSAGE_BYTES=<bytes> sets another cap
+ * (0 = one frame per message), to compare caps by hand; `stompd-uncapped` always gets 1 GiB.
+ * A flag, not STOMPD_WS_MAX_MESSAGE_BYTES: the children inherit our environment, and a flag wins
+ * over it, so the uncapped contender stays uncapped whatever is set there.
+ */
+function wsCap(kind: 'stompd' | 'stompd-uncapped'): { flags: string[], label: string } {
+  if (kind === 'stompd-uncapped') return { flags: ['--ws-max-message-bytes', String(UNCAPPED_WS_MESSAGE_BYTES)], label: ' uncapped' }
+  const bytes = process.env.STOMPD_BENCH_WS_MAX_MESSAGE_BYTES
+  if (bytes === undefined || bytes === '') return { flags: [], label: '' }
+  return { flags: ['--ws-max-message-bytes', bytes], label: ` ws cap ${bytes}` }
+}
+
+async function startStompd(kind: 'stompd' | 'stompd-uncapped', store: StompdStore, allocator: Allocator, cleanup: Array<() => Promise<void>>): Promise<BrokerTarget> {
   const env: Record<string, string> = {}
   if (allocator === 'jemalloc') {
     const jemalloc = findJemalloc()
@@ -194,18 +217,21 @@ async function startStompd(store: StompdStore, allocator: Allocator, cleanup: Ar
     flags.push('--store', `sqlite:${join(dir, 'stompd.db')}`)
     if (store === 'sqlite-full') flags.push('--store-sync', 'full')
   }
-  const started = await startChild('stompd', [...stompdCommand(), ...flags], /stompd listening ws=(\S+) tcp=(\S+)/, env)
+  const cap = wsCap(kind)
+  flags.push(...cap.flags)
+  const name = `stompd${cap.label}`
+  const started = await startChild(name, [...stompdCommand(), ...flags], /stompd listening ws=(\S+) tcp=(\S+)/, env)
   cleanup.unshift(() => stopChild(started.child))
   const ws = started.match[1]!
   const tcp = `tcp://${started.match[2]!}`
   return {
-    kind: 'stompd',
-    label: STORE_LABEL[store] + (allocator === 'jemalloc' ? ' jemalloc' : ''),
+    kind,
+    label: STORE_LABEL[store] + cap.label + (allocator === 'jemalloc' ? ' jemalloc' : ''),
     pid: started.child.pid ?? null,
     singleThreaded: true,
     maxConnections: Number.POSITIVE_INFINITY,
     endpoint: (transport) => ({ transport, url: transport === 'ws' ? ws : tcp, stomp: true, connectHeaders: [['host', '127.0.0.1']] }),
-    problem: childProblem('stompd', started),
+    problem: childProblem(name, started),
   }
 }
 
@@ -279,9 +305,9 @@ export class Brokers {
   private readonly cache = new Map<string, Promise<Availability>>()
   private readonly cleanup: Array<() => Promise<void>> = []
 
-  /** stompd with the given store (and malloc), RabbitMQ, or the ceiling. */
+  /** stompd (capped or not) with the given store (and malloc), RabbitMQ, or the ceiling. */
   get(kind: BrokerKind, store: StompdStore = 'memory', allocator: Allocator = 'system'): Promise<Availability> {
-    const key = kind === 'stompd' ? `stompd:${store}:${allocator}` : kind
+    const key = kind === 'stompd' || kind === 'stompd-uncapped' ? `${kind}:${store}:${allocator}` : kind
     let found = this.cache.get(key)
     if (found === undefined) {
       found = this.start(kind, store, allocator)
@@ -301,7 +327,7 @@ export class Brokers {
     try {
       if (kind === 'rabbitmq') return await findRabbitMq()
       if (kind === 'ceiling') return { target: await startCeiling(this.cleanup) }
-      return { target: await startStompd(store, allocator, this.cleanup) }
+      return { target: await startStompd(kind, store, allocator, this.cleanup) }
     } catch (err) {
       return { skipped: `${kind}: cannot start: ${(err as Error).message}` }
     }

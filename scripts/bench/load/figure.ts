@@ -1,6 +1,6 @@
 // What a scenario asks the suite to measure: a figure is one number per broker (stompd,
-// RabbitMQ, the raw ceiling), measured side by side in one go, with the targets for
-// stompd's ratio to the others.
+// RabbitMQ, the raw ceiling; for WebSocket fan-out also stompd without its message cap),
+// measured side by side in one go, with the targets for stompd's ratio to the others.
 import type { BrokerKind, StompdStore } from './brokers.js'
 import type { FlowShape, RunTiming } from './flow.js'
 import type { IdleShape } from './idle.js'

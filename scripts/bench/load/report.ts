@@ -1,6 +1,7 @@
 // The broker suite's report: what --json prints, and the table a person reads — one row per
-// figure with stompd, RabbitMQ and the ceiling side by side, the ratios, the targets and who
-// saturated; then a few detail lines per figure (latency, CPU, memory, losses).
+// figure with stompd, RabbitMQ and the ceiling side by side (and stompd without its WebSocket
+// message cap, when a figure measures it), the ratios, the targets and who saturated; then a few
+// detail lines per figure (latency, CPU, memory, losses).
 import type { BrokerKind } from './brokers.js'
 import type { CpuUse } from './cpu.js'
 import type { FlowMetric, Target } from './figure.js'
@@ -82,9 +83,11 @@ export function isBrokerReport(report: object): report is BrokerReport {
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-const COLUMNS: BrokerKind[] = ['stompd', 'rabbitmq', 'ceiling']
-const NAMES: Record<BrokerKind, string> = { stompd: 'stompd', rabbitmq: 'RabbitMQ', ceiling: 'raw ws' }
-const SHORT: Record<BrokerKind, string> = { stompd: 's', rabbitmq: 'R', ceiling: 'c' }
+const COLUMNS: BrokerKind[] = ['stompd', 'stompd-uncapped', 'rabbitmq', 'ceiling']
+/** Columns shown only when some figure of the report measures them (fan-out's own comparison). */
+const OPTIONAL_COLUMNS: ReadonlySet<BrokerKind> = new Set(['stompd-uncapped'])
+const NAMES: Record<BrokerKind, string> = { 'stompd': 'stompd', 'stompd-uncapped': 'stompd uncapped', 'rabbitmq': 'RabbitMQ', 'ceiling': 'raw ws' }
+const SHORT: Record<BrokerKind, string> = { 'stompd': 's', 'stompd-uncapped': 'u', 'rabbitmq': 'R', 'ceiling': 'c' }
 
 export function formatValue(value: number | null, unit: string): string {
   if (value === null) return '—'
@@ -175,22 +178,25 @@ export function formatBrokerReport(report: BrokerReport): string {
   const title = `${report.bench}${report.quick ? ' (--quick: one short run per figure, indicative only)' : ''}: `
     + `${c.runsPerFigure === 1 ? '1 run' : `median of ${c.runsPerFigure} runs`} of ${c.measureSeconds} s after ${c.warmupSeconds} s warm-up (a figure's note may say longer)`
     + `${report.figures.some((f) => f.metric === 'kibPerConnection') ? ' (idle: one run)' : ''}; ${c.cpus} CPUs; node ${c.node}`
-  const rows: string[][] = [['figure', 'unit', ...COLUMNS.map((k) => NAMES[k]), 's/R', 's/c', 'target', 'stompd RSS MB', 'saturated (s · R · c)']]
+  const columns = COLUMNS.filter((k) => !OPTIONAL_COLUMNS.has(k) || report.figures.some((f) => f.brokers.includes(k)))
+  const versus = columns.filter((k) => k !== 'stompd')
+  const rows: string[][] = [['figure', 'unit', ...columns.map((k) => NAMES[k]), ...versus.map((k) => `s/${SHORT[k]}`), 'target', 'stompd RSS MB', `saturated (${columns.map((k) => SHORT[k]).join(' · ')})`]]
   for (const figure of report.figures) {
     const byKind = new Map(figure.contenders.map((x) => [x.broker, x]))
-    const saturated = COLUMNS.filter((k) => byKind.has(k)).map((k) => `${SHORT[k]}: ${byKind.get(k)!.saturated || '—'}`).join(' · ')
+    const saturated = columns.filter((k) => byKind.has(k)).map((k) => `${SHORT[k]}: ${byKind.get(k)!.saturated || '—'}`).join(' · ')
     rows.push([
       figure.title,
       figure.unit,
-      ...COLUMNS.map((k) => (byKind.has(k) ? formatValue(byKind.get(k)!.value, figure.unit) : figure.brokers.includes(k) ? 'skipped' : 'n/a')),
-      ratioText(figure.ratios.find((r) => r.versus === 'rabbitmq')),
-      ratioText(figure.ratios.find((r) => r.versus === 'ceiling')),
+      ...columns.map((k) => (byKind.has(k) ? formatValue(byKind.get(k)!.value, figure.unit) : figure.brokers.includes(k) ? 'skipped' : 'n/a')),
+      ...versus.map((k) => ratioText(figure.ratios.find((r) => r.versus === k))),
       targetText(figure),
       stompdRss(byKind.get('stompd')),
       saturated,
     ])
   }
-  const out = [title, ...table(rows, new Set([2, 3, 4, 5, 6]))]
+  // The broker values and the ratios are right-aligned.
+  const numeric = new Set(Array.from({ length: columns.length + versus.length }, (_, i) => i + 2))
+  const out = [title, ...table(rows, numeric)]
   out.push('', 'details (median run; broker RSS MB before the figure → at the end of its last measured window → after it):')
   for (const figure of report.figures) {
     out.push(`  ${figure.title}${figure.note === undefined ? '' : ` — ${figure.note}`}`)
