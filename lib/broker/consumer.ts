@@ -15,7 +15,12 @@ export interface Delivery {
   ack(): void
   /** Refused (NACK), or the consumer left without acking: deliver again, marked redelivered, or dead-letter it. */
   requeue(): void
+  /** Refused for good (NACK with `requeue:false`): never delivered again; to the dead-letter queue, if there is one. */
+  reject(): void
 }
+
+/** How a consumer settles a delivery. */
+export type Settlement = 'ack' | 'requeue' | 'reject'
 
 /** One subscription's receiving end. */
 export interface Consumer {
@@ -40,4 +45,4 @@ export interface Binding {
 }
 
 /** A delivery that needs no settling (a topic message without a queue behind it). */
-export const UNTRACKED_DELIVERY: Delivery = Object.freeze({ ack() {}, requeue() {} })
+export const UNTRACKED_DELIVERY: Delivery = Object.freeze({ ack() {}, requeue() {}, reject() {} })

@@ -49,6 +49,10 @@ class QueueEntry implements Delivery {
   requeue(): void {
     this.queue.giveBack(this)
   }
+
+  reject(): void {
+    this.queue.reject(this)
+  }
 }
 
 const bySeq = (entry: QueueEntry): number => entry.seq
@@ -186,6 +190,15 @@ export class Queue {
     entry.consumer = null
     this.inFlightCount--
     this.forget(entry)
+  }
+
+  /** An in-flight message was refused for good (NACK with `requeue:false`): dead-lettered, as RabbitMQ does. */
+  reject(entry: QueueEntry): void {
+    if (entry.consumer === null) return
+    entry.consumer = null
+    this.inFlightCount--
+    this.forget(entry)
+    this.deadLetter?.(entry.message, 'rejected')
   }
 
   /** An in-flight message came back: NACK, or its consumer left. */

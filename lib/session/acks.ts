@@ -6,7 +6,7 @@
 // holds it; the subscription's own map to the broker's Delivery) and no object of its own: a
 // client-individual consumer has hundreds in flight, each living long enough to be promoted to
 // V8's old generation, so every object here is garbage-collector work.
-import type { Delivery } from '../broker/consumer.js'
+import type { Delivery, Settlement } from '../broker/consumer.js'
 import type { StompVersion } from '../frame/frame.js'
 import type { ClientSubscription } from './subscription.js'
 
@@ -58,19 +58,20 @@ export class UnackedDeliveries {
   }
 
   /**
-   * ACK or NACK; in `client` mode it covers every earlier delivery of the subscription too.
-   * Returns the subscription the delivery was on, or undefined when it is no longer unsettled.
+   * ACK, or NACK (requeue or reject); in `client` mode it covers every earlier delivery of the
+   * subscription too. Returns the subscription the delivery was on, or undefined when it is no
+   * longer unsettled.
    */
-  settle(key: string, ack: boolean): ClientSubscription | undefined {
+  settle(key: string, how: Settlement): ClientSubscription | undefined {
     const subscription = this.subscriptionOf?.get(key)
     if (subscription === undefined) return undefined
     if (subscription.ackMode !== 'client') {
-      this.settleOne(subscription, key, subscription.pending.get(key)!, ack)
+      this.settleOne(subscription, key, subscription.pending.get(key)!, how)
       return subscription
     }
     // Deleting the entry just visited is safe while iterating a Map.
     for (const [earlier, delivery] of subscription.pending) {
-      this.settleOne(subscription, earlier, delivery, ack)
+      this.settleOne(subscription, earlier, delivery, how)
       if (earlier === key) break
     }
     return subscription
@@ -78,13 +79,14 @@ export class UnackedDeliveries {
 
   /** Returns every unacked delivery of `subscription` for redelivery. */
   returnAll(subscription: ClientSubscription): void {
-    for (const [key, delivery] of subscription.pending) this.settleOne(subscription, key, delivery, false)
+    for (const [key, delivery] of subscription.pending) this.settleOne(subscription, key, delivery, 'requeue')
   }
 
-  private settleOne(subscription: ClientSubscription, key: string, delivery: Delivery, ack: boolean): void {
+  private settleOne(subscription: ClientSubscription, key: string, delivery: Delivery, how: Settlement): void {
     this.subscriptionOf!.delete(key)
     subscription.pending.delete(key)
-    if (ack) delivery.ack()
-    else delivery.requeue()
+    if (how === 'ack') delivery.ack()
+    else if (how === 'requeue') delivery.requeue()
+    else delivery.reject()
   }
 }

@@ -1,6 +1,6 @@
 // One handler per client frame: validate headers, then act through the session and broker.
 // Every violation ends in session.fail(...), which sends ERROR and closes.
-import { ACK_MODES, type AckMode } from '../broker/consumer.js'
+import { ACK_MODES, type AckMode, type Settlement } from '../broker/consumer.js'
 import type { QueueLimits } from '../broker/broker.js'
 import { parseDestination, type Destination } from '../broker/destination.js'
 import { Message, type Header } from '../broker/message.js'
@@ -59,7 +59,7 @@ export class FrameHandlers {
       const transaction = this.transaction(txId, receipt)
       if (transaction === null) return
       transaction.actions.push({ kind: 'send', destination, message })
-      return session.receipt(receipt)
+      return transaction.holdReceipt(receipt)
     }
     const result = session.publish(destination, message)
     if (receipt !== undefined) session.receipt(receipt, result)
@@ -226,6 +226,13 @@ export class FrameHandlers {
     // STOMP 1.2 acknowledges by the MESSAGE's `ack` header, sent back as `id`; 1.0 and 1.1 by message-id.
     const id = this.required(frame, session.version === '1.2' ? 'id' : 'message-id', receipt)
     if (id === undefined) return
+    // RabbitMQ's `requeue:false` on a NACK discards the message (to its dead-letter queue)
+    // instead of delivering it again.
+    const requeue = isAck ? 'true' : (getHeader(frame, 'requeue') ?? 'true').toLowerCase()
+    if (requeue !== 'true' && requeue !== 'false') {
+      return session.fail(new StompError('invalid-header', `requeue must be true or false, not ${JSON.stringify(getHeader(frame, 'requeue'))}`), receipt)
+    }
+    const how: Settlement = isAck ? 'ack' : requeue === 'true' ? 'requeue' : 'reject'
     const key = session.unacked.find(id, session.version, getHeader(frame, 'subscription'), session.subscriptions.values())
     if (key === undefined) {
       return session.fail(new StompError('unknown-ack', `${frame.command} of ${JSON.stringify(id)}, which is not a message awaiting acknowledgement on this connection`), receipt)
@@ -234,10 +241,10 @@ export class FrameHandlers {
     if (txId !== undefined) {
       const transaction = this.transaction(txId, receipt)
       if (transaction === null) return
-      transaction.actions.push({ kind: isAck ? 'ack' : 'nack', ackId: key })
-      return session.receipt(receipt)
+      transaction.actions.push({ kind: 'settle', ackId: key, how })
+      return transaction.holdReceipt(receipt)
     }
-    session.settle(key, isAck)
+    session.settle(key, how)
     session.receipt(receipt)
   }
 
@@ -269,10 +276,13 @@ export class FrameHandlers {
         if (result instanceof Promise) durable.push(result)
       } else {
         // A message acked in the transaction may have been settled since; then there is nothing left to do.
-        session.settle(action.ackId, action.kind === 'ack')
+        session.settle(action.ackId, action.how)
       }
     }
     const effect = durable.length === 0 ? undefined : Promise.all(durable).then(() => undefined)
+    // The receipts the transaction's frames asked for go out now that their effect is done (once
+    // durable), in frame order, ahead of the COMMIT's own.
+    for (const held of transaction.receipts) session.receipt(held, effect)
     if (receipt !== undefined) session.receipt(receipt, effect)
     else session.watchDurability(effect)
   }
@@ -298,8 +308,11 @@ export class FrameHandlers {
     const session = this.session
     const txId = this.required(frame, 'transaction', receipt)
     if (txId === undefined) return
-    if (this.transaction(txId, receipt) === null) return
+    const transaction = this.transaction(txId, receipt)
+    if (transaction === null) return
     session.transactions.delete(txId)
+    // The frames were received and dropped: their receipts still come, so no client waits forever.
+    for (const held of transaction.receipts) session.receipt(held)
     session.receipt(receipt)
   }
 

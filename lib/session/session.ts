@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Broker, PublishResult } from '../broker/broker.js'
-import type { Delivery } from '../broker/consumer.js'
+import type { Delivery, Settlement } from '../broker/consumer.js'
 import type { Destination } from '../broker/destination.js'
 import type { Message } from '../broker/message.js'
 import { StompError, type ErrorCode } from '../errors.js'
@@ -340,11 +340,11 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   // ---- acks ----
 
   /**
-   * ACK or NACK of a pending delivery by its ack key (cumulative in `client` mode); the
+   * ACK or NACK (requeue or reject) of a pending delivery by its ack key (cumulative in `client` mode); the
    * subscription may take more then. Nothing happens if it was settled already.
    */
-  settle(key: string, ack: boolean): void {
-    const subscription = this.unacked.settle(key, ack)
+  settle(key: string, how: Settlement): void {
+    const subscription = this.unacked.settle(key, how)
     if (subscription !== undefined && this.writable) subscription.binding?.resume()
   }
 

@@ -56,6 +56,15 @@ export async function request(raw: RawClient, command: Command, headers: Header[
 }
 
 /**
+ * Sends a frame that names a transaction, without a receipt (its RECEIPT would only come at
+ * COMMIT or ABORT), then round-trips so that it has been taken in when this resolves.
+ */
+export async function inTransaction(raw: RawClient, command: Command, headers: Header[] = [], body?: string | Buffer): Promise<void> {
+  raw.frame(command, headers, body)
+  await sync(raw)
+}
+
+/**
  * A round-trip on `raw`'s own connection: every frame the server had queued for it before
  * (a MESSAGE delivered by another client's SEND that already got its RECEIPT, say) has
  * arrived once this resolves. The SEND goes to a topic nobody listens to.

@@ -19,7 +19,7 @@ import { expectErrorAndClose } from '../helpers/expect.js'
 import { getHeader, RawClient } from '../helpers/raw.js'
 import { startServer, type Running, type Teardown } from '../helpers/server.js'
 import {
-  ackHeaders, bodies, disconnect, header, messages, nextReceiptId, numbered, open, request, sendAll, subscribe, sync, waitError, waitMessages,
+  ackHeaders, bodies, disconnect, inTransaction, header, messages, nextReceiptId, numbered, open, request, sendAll, subscribe, sync, waitError, waitMessages,
 } from '../helpers/stomp.js'
 
 const PERSISTENT: Header[] = [['persistent', 'true']]
@@ -272,8 +272,8 @@ for (const { name: storeName, store } of STORES) {
     await sendAll(producer, '/queue/strict', ['m-0'], [...PERSISTENT, ['x-max-length', '2'], ['x-overflow', 'reject-publish']])
     const txClient = await open(t, running.addresses)
     await request(txClient, 'BEGIN', [['transaction', 'tx']])
-    for (const body of ['tx-1', 'tx-2', 'tx-3']) await request(txClient, 'SEND', [['destination', '/queue/strict'], ['transaction', 'tx'], ...PERSISTENT], body)
-    await request(txClient, 'SEND', [['destination', '/queue/other'], ['transaction', 'tx'], ...PERSISTENT], 'elsewhere')
+    for (const body of ['tx-1', 'tx-2', 'tx-3']) await inTransaction(txClient, 'SEND', [['destination', '/queue/strict'], ['transaction', 'tx'], ...PERSISTENT], body)
+    await inTransaction(txClient, 'SEND', [['destination', '/queue/other'], ['transaction', 'tx'], ...PERSISTENT], 'elsewhere')
     const receipts = txClient.frames.length
     txClient.frame('COMMIT', [['transaction', 'tx'], ['receipt', 'commit']])
     await txClient.until(() => txClient.frames.length > receipts)
@@ -605,14 +605,14 @@ t.test('persistent messages sent in a committed transaction survive a restart; t
   let running = await startServer(t, { store })
   const producer = await open(t, running.addresses)
   await request(producer, 'BEGIN', [['transaction', 'tx-1']])
-  await request(producer, 'SEND', [['destination', '/queue/tx'], ['transaction', 'tx-1'], ...PERSISTENT], 'committed-0')
-  await request(producer, 'SEND', [['destination', '/queue/tx'], ['transaction', 'tx-1'], ...PERSISTENT], 'committed-1')
+  await inTransaction(producer, 'SEND', [['destination', '/queue/tx'], ['transaction', 'tx-1'], ...PERSISTENT], 'committed-0')
+  await inTransaction(producer, 'SEND', [['destination', '/queue/tx'], ['transaction', 'tx-1'], ...PERSISTENT], 'committed-1')
   await request(producer, 'COMMIT', [['transaction', 'tx-1']])
   await request(producer, 'BEGIN', [['transaction', 'tx-2']])
-  await request(producer, 'SEND', [['destination', '/queue/tx'], ['transaction', 'tx-2'], ...PERSISTENT], 'aborted')
+  await inTransaction(producer, 'SEND', [['destination', '/queue/tx'], ['transaction', 'tx-2'], ...PERSISTENT], 'aborted')
   await request(producer, 'ABORT', [['transaction', 'tx-2']])
   await request(producer, 'BEGIN', [['transaction', 'tx-3']])
-  await request(producer, 'SEND', [['destination', '/queue/tx'], ['transaction', 'tx-3'], ...PERSISTENT], 'never-committed')
+  await inTransaction(producer, 'SEND', [['destination', '/queue/tx'], ['transaction', 'tx-3'], ...PERSISTENT], 'never-committed')
   running = await restart(t, running, { store })
   const consumer = await open(t, running.addresses)
   t.same(bodies(await receiveExactly(consumer, 's', '/queue/tx', 2)), ['committed-0', 'committed-1'])

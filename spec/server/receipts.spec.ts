@@ -5,7 +5,7 @@ import t from 'tap'
 import { errorMessage } from '../../lib/errors.js'
 import type { Frame, Header } from '../../lib/frame/frame.js'
 import { startServer } from '../helpers/server.js'
-import { header, messages, open, receiptFor, request, subscribe, TRANSPORTS, waitError, waitMessages } from '../helpers/stomp.js'
+import { bodies, header, messages, open, receiptFor, request, subscribe, sync, TRANSPORTS, waitError, waitMessages } from '../helpers/stomp.js'
 
 for (const transport of TRANSPORTS) {
   t.test(`every kind of client frame asking for a receipt gets a RECEIPT with its receipt-id (${transport})`, async (t) => {
@@ -33,16 +33,35 @@ for (const transport of TRANSPORTS) {
   })
 }
 
-t.test('frames inside a transaction get their RECEIPTs at once, not at COMMIT', async (t) => {
+t.test('frames inside a transaction get their RECEIPTs at COMMIT, once their effect is done, ahead of the COMMIT\'s own', async (t) => {
   const { addresses } = await startServer(t)
   const client = await open(t, addresses)
   await subscribe(client, 's', '/queue/tx', [['ack', 'client-individual']])
   await request(client, 'SEND', [['destination', '/queue/tx']], 'to ack')
   const [message] = await waitMessages(client, 1)
   await request(client, 'BEGIN', [['transaction', 'tx']])
-  const send = await request(client, 'SEND', [['destination', '/queue/tx'], ['transaction', 'tx']], 'held')
-  const ack = await request(client, 'ACK', [['id', header(message!, 'ack')!], ['transaction', 'tx']])
-  t.ok(send && ack, 'both answered while the transaction is still open')
+  client.frame('SEND', [['destination', '/queue/tx'], ['transaction', 'tx'], ['receipt', 'held-send']], 'held')
+  client.frame('ACK', [['id', header(message!, 'ack')!], ['transaction', 'tx'], ['receipt', 'held-ack']])
+  await sync(client)
+  t.notOk(client.frames.some((frame) => frame.command === 'RECEIPT' && /^held/.test(header(frame, 'receipt-id') ?? '')), 'no RECEIPT while the transaction is open')
+  client.frame('COMMIT', [['transaction', 'tx'], ['receipt', 'commit']])
+  await receiptFor(client, 'commit')
+  const receipts = client.frames.filter((frame) => frame.command === 'RECEIPT').map((frame) => header(frame, 'receipt-id'))
+  t.same(receipts.slice(-3), ['held-send', 'held-ack', 'commit'], 'in frame order, then the COMMIT\'s')
+  t.equal(bodies(await waitMessages(client, 2)).at(-1), 'held', 'and the SEND took effect')
+})
+
+t.test('at ABORT the held frames\' RECEIPTs still come back, and nothing takes effect', async (t) => {
+  const { addresses } = await startServer(t)
+  const client = await open(t, addresses)
+  await subscribe(client, 's', '/queue/aborted')
+  await request(client, 'BEGIN', [['transaction', 'tx']])
+  client.frame('SEND', [['destination', '/queue/aborted'], ['transaction', 'tx'], ['receipt', 'held']], 'never')
+  client.frame('ABORT', [['transaction', 'tx'], ['receipt', 'abort']])
+  await receiptFor(client, 'abort')
+  t.ok(client.frames.some((frame) => frame.command === 'RECEIPT' && header(frame, 'receipt-id') === 'held'), 'the SEND\'s RECEIPT came')
+  await sync(client)
+  t.equal(messages(client).length, 0, 'nothing was delivered')
 })
 
 for (const transport of TRANSPORTS) {

@@ -5,7 +5,7 @@ import { errorMessage } from '../../lib/errors.js'
 import type { RawClient } from '../helpers/raw.js'
 import { startServer, type Teardown } from '../helpers/server.js'
 import {
-  ackHeaders, bodies, disconnect, header, messages, numbered, open, request, sendAll, subscribe, sync, TRANSPORTS, waitError, waitMessages,
+  ackHeaders, bodies, inTransaction, disconnect, header, messages, numbered, open, request, sendAll, subscribe, sync, TRANSPORTS, waitError, waitMessages,
 } from '../helpers/stomp.js'
 
 for (const transport of TRANSPORTS) {
@@ -16,9 +16,9 @@ for (const transport of TRANSPORTS) {
     await subscribe(consumer, 't', '/topic/prices')
     const producer = await open(t, addresses, transport)
     await request(producer, 'BEGIN', [['transaction', 'tx1']])
-    await request(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'tx1']], 'order 1')
-    await request(producer, 'SEND', [['destination', '/topic/prices'], ['transaction', 'tx1']], 'price 1')
-    await request(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'tx1']], 'order 2')
+    await inTransaction(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'tx1']], 'order 1')
+    await inTransaction(producer, 'SEND', [['destination', '/topic/prices'], ['transaction', 'tx1']], 'price 1')
+    await inTransaction(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'tx1']], 'order 2')
     await sync(consumer)
     t.equal(messages(consumer).length, 0, 'nothing before COMMIT')
     await request(producer, 'COMMIT', [['transaction', 'tx1']])
@@ -35,8 +35,8 @@ t.test('SENDs in an aborted transaction are never delivered', async (t) => {
   await subscribe(consumer, 'q', '/queue/orders')
   const producer = await open(t, addresses, 'ws')
   await request(producer, 'BEGIN', [['transaction', 'tx1']])
-  await request(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'tx1']], 'aborted 1')
-  await request(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'tx1']], 'aborted 2')
+  await inTransaction(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'tx1']], 'aborted 1')
+  await inTransaction(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'tx1']], 'aborted 2')
   await request(producer, 'ABORT', [['transaction', 'tx1']])
   await request(producer, 'SEND', [['destination', '/queue/orders']], 'after abort')
   await waitMessages(consumer, 1)
@@ -50,7 +50,7 @@ t.test('SENDs outside a transaction are delivered at once while one is open', as
   await subscribe(consumer, 'q', '/queue/mixed')
   const producer = await open(t, addresses)
   await request(producer, 'BEGIN', [['transaction', 'tx']])
-  await request(producer, 'SEND', [['destination', '/queue/mixed'], ['transaction', 'tx']], 'held')
+  await inTransaction(producer, 'SEND', [['destination', '/queue/mixed'], ['transaction', 'tx']], 'held')
   await request(producer, 'SEND', [['destination', '/queue/mixed']], 'direct')
   await waitMessages(consumer, 1)
   await sync(consumer)
@@ -67,8 +67,8 @@ t.test('two transactions on one connection commit independently', async (t) => {
   const producer = await open(t, addresses)
   await request(producer, 'BEGIN', [['transaction', 'a']])
   await request(producer, 'BEGIN', [['transaction', 'b']])
-  await request(producer, 'SEND', [['destination', '/queue/two'], ['transaction', 'a']], 'from a')
-  await request(producer, 'SEND', [['destination', '/queue/two'], ['transaction', 'b']], 'from b')
+  await inTransaction(producer, 'SEND', [['destination', '/queue/two'], ['transaction', 'a']], 'from a')
+  await inTransaction(producer, 'SEND', [['destination', '/queue/two'], ['transaction', 'b']], 'from b')
   await request(producer, 'ABORT', [['transaction', 'a']])
   await request(producer, 'COMMIT', [['transaction', 'b']])
   await waitMessages(consumer, 1)
@@ -106,7 +106,7 @@ const destroy = async (raw: RawClient): Promise<void> => {
 t.test('an ACK in a transaction takes effect at COMMIT', async (t) => {
   const { consumer, held, redeliveredAfterLeaving } = await holding(t, 2)
   await request(consumer, 'BEGIN', [['transaction', 'acks']])
-  await request(consumer, 'ACK', [...ackHeaders(held[0]!), ['transaction', 'acks']])
+  await inTransaction(consumer, 'ACK', [...ackHeaders(held[0]!), ['transaction', 'acks']])
   await request(consumer, 'COMMIT', [['transaction', 'acks']])
   t.same(await redeliveredAfterLeaving(destroy), ['w-1'], 'the acked message is gone; only the other comes back')
 })
@@ -114,7 +114,7 @@ t.test('an ACK in a transaction takes effect at COMMIT', async (t) => {
 t.test('an ACK in an aborted transaction leaves the message unacked, so it is redelivered when the consumer leaves', async (t) => {
   const { consumer, held, redeliveredAfterLeaving } = await holding(t, 2)
   await request(consumer, 'BEGIN', [['transaction', 'acks']])
-  await request(consumer, 'ACK', [...ackHeaders(held[0]!), ['transaction', 'acks']])
+  await inTransaction(consumer, 'ACK', [...ackHeaders(held[0]!), ['transaction', 'acks']])
   await request(consumer, 'ABORT', [['transaction', 'acks']])
   t.same(await redeliveredAfterLeaving(destroy), ['w-0', 'w-1'])
 })
@@ -122,15 +122,15 @@ t.test('an ACK in an aborted transaction leaves the message unacked, so it is re
 t.test('an ACK in a transaction still open when the connection closes never takes effect', async (t) => {
   const { consumer, held, redeliveredAfterLeaving } = await holding(t, 2)
   await request(consumer, 'BEGIN', [['transaction', 'acks']])
-  await request(consumer, 'ACK', [...ackHeaders(held[0]!), ['transaction', 'acks']])
-  await request(consumer, 'ACK', [...ackHeaders(held[1]!), ['transaction', 'acks']])
+  await inTransaction(consumer, 'ACK', [...ackHeaders(held[0]!), ['transaction', 'acks']])
+  await inTransaction(consumer, 'ACK', [...ackHeaders(held[1]!), ['transaction', 'acks']])
   t.same(await redeliveredAfterLeaving(disconnect), ['w-0', 'w-1'])
 })
 
 t.test('a NACK in a transaction redelivers only at COMMIT', async (t) => {
   const { consumer, held } = await holding(t, 1)
   await request(consumer, 'BEGIN', [['transaction', 'n']])
-  await request(consumer, 'NACK', [...ackHeaders(held[0]!), ['transaction', 'n']])
+  await inTransaction(consumer, 'NACK', [...ackHeaders(held[0]!), ['transaction', 'n']])
   await sync(consumer)
   t.equal(messages(consumer).length, 1, 'no redelivery before COMMIT')
   await request(consumer, 'COMMIT', [['transaction', 'n']])
@@ -146,7 +146,7 @@ for (const [how, leave] of [['its socket is destroyed', destroy], ['it sends DIS
     await subscribe(consumer, 'q', '/queue/orders')
     const producer = await open(t, addresses, 'ws')
     await request(producer, 'BEGIN', [['transaction', 'open']])
-    await request(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'open']], 'never')
+    await inTransaction(producer, 'SEND', [['destination', '/queue/orders'], ['transaction', 'open']], 'never')
     await leave(producer)
     const another = await open(t, addresses)
     await request(another, 'SEND', [['destination', '/queue/orders']], 'marker')
