@@ -1,6 +1,10 @@
 // Protocol errors: one class, one table of stable codes. The session turns a
 // StompError into an ERROR frame (`message` header = the short message, body =
 // the detail) and closes the connection. Specs assert `code`, never the text.
+//
+// Where RabbitMQ's STOMP plugin has a text for the same error, the `message` header is RabbitMQ's
+// (`Missing destination`, `Duplicated subscription identifier`, ...): clients and their tests
+// written against it match on those words.
 
 const MESSAGES = {
   // codec
@@ -15,10 +19,10 @@ const MESSAGES = {
   // session
   'not-connected': 'not connected',
   'already-connected': 'already connected',
-  'unsupported-version': 'supported protocol versions are 1.0 1.1 1.2',
-  'missing-header': 'missing required header',
-  'invalid-header': 'invalid header value',
-  'duplicate-subscription': 'subscription id already in use',
+  'unsupported-version': 'Version mismatch',
+  'missing-header': 'Missing header',
+  'invalid-header': 'Invalid header',
+  'duplicate-subscription': 'Duplicated subscription identifier',
   'unknown-subscription': 'unknown subscription',
   'too-many-subscriptions': 'too many subscriptions',
   'unknown-ack': 'unknown ack id',
@@ -31,7 +35,8 @@ const MESSAGES = {
   'access-refused': 'access refused',
   // broker
   'unknown-destination': 'Unknown destination',
-  'invalid-destination': 'invalid destination',
+  'invalid-destination': 'Invalid destination',
+  'not-found': 'not_found',
   'invalid-selector': 'invalid selector',
   'queue-full': 'queue full',
   'store-unavailable': 'store unavailable',
@@ -45,8 +50,9 @@ export class StompError extends Error {
   /** Human-readable explanation, sent as the ERROR frame's body. */
   readonly detail: string
 
-  constructor(code: ErrorCode, detail?: string) {
-    super(MESSAGES[code])
+  /** `message` replaces the code's usual text where RabbitMQ words one case differently (`Missing destination`). */
+  constructor(code: ErrorCode, detail?: string, message?: string) {
+    super(message ?? MESSAGES[code])
     this.name = 'StompError'
     this.code = code
     this.detail = detail ?? MESSAGES[code]

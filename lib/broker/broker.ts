@@ -46,6 +46,8 @@ export class Broker {
   readonly store: Store
   private readonly options: BrokerOptions
   private readonly topics: TopicRouter
+  /** RabbitMQ's amq.fanout exchange: its own namespace, out of reach of topic wildcards. */
+  private readonly fanouts: TopicRouter
   private readonly queues = new Map<string, Queue>()
   private readonly durables = new Map<string, DurableSubscription>()
   /** Temporary queues by owner session id, then by name. */
@@ -56,6 +58,7 @@ export class Broker {
     this.options = { ...DEFAULT_BROKER_OPTIONS, ...options }
     this.store = store
     this.topics = new TopicRouter(this.options.topic)
+    this.fanouts = new TopicRouter(this.options.topic)
     if (this.options.expirySweepInterval > 0) {
       this.sweeper = setInterval(() => this.sweepExpired(Date.now()), this.options.expirySweepInterval)
       this.sweeper.unref()
@@ -103,8 +106,10 @@ export class Broker {
       return undefined
     }
     switch (destination.kind) {
-      case 'topic': {
-        const { targets, durable } = this.topics.publish(destination.name, message)
+      case 'topic':
+      case 'fanout': {
+        const router = destination.kind === 'topic' ? this.topics : this.fanouts
+        const { targets, durable } = router.publish(destination.name, message)
         if (targets === 0) this.stats.dropped++
         return durable
       }
@@ -127,6 +132,8 @@ export class Broker {
     switch (destination.kind) {
       case 'topic':
         return this.topics.subscribe(destination.name, consumer)
+      case 'fanout':
+        return this.fanouts.subscribe(destination.name, consumer)
       case 'queue':
         return this.queue(destination.name).addConsumer(consumer)
       case 'temp-queue':
@@ -193,6 +200,11 @@ export class Broker {
     return this.queues.get(name) ?? this.createQueue(name, {})
   }
 
+  /** Whether `/queue/<name>` exists: created by a SEND or SUBSCRIBE, declared, or recovered from the store. */
+  hasQueue(name: string): boolean {
+    return this.queues.has(name)
+  }
+
   durableQueue(key: string): Queue | undefined {
     return this.durables.get(key)?.queue
   }
@@ -202,7 +214,7 @@ export class Broker {
   }
 
   get topicSubscriptionCount(): number {
-    return this.topics.subscriptionCount
+    return this.topics.subscriptionCount + this.fanouts.subscriptionCount
   }
 
   /** Stops housekeeping and closes the store once everything pending is committed. */

@@ -2,7 +2,7 @@
 // Every violation ends in session.fail(...), which sends ERROR and closes.
 import { ACK_MODES, type AckMode, type Settlement } from '../broker/consumer.js'
 import type { QueueLimits } from '../broker/broker.js'
-import { parseDestination, type Destination } from '../broker/destination.js'
+import { formatDestination, parseDestination, type Destination } from '../broker/destination.js'
 import { Message, type Header } from '../broker/message.js'
 import { StompError } from '../errors.js'
 import { DELIVERY_HEADERS, MessageTail } from '../frame/encoder.js'
@@ -17,6 +17,8 @@ export class FrameHandlers {
   private readonly session: Session
   private lastSendDestination: string | null = null
   private lastSendParsed: Destination | null = null
+  /** The last SEND's destination by its own name when it was written as a RabbitMQ alias (`/amq/queue/x` is `/queue/x`), else null. */
+  private lastSendCanonical: string | null = null
 
   constructor(session: Session) {
     this.session = session
@@ -77,11 +79,26 @@ export class FrameHandlers {
     let sawTtl = false
     for (const header of frame.headers) {
       const [name, value] = header
-      if (name === 'receipt' || name === 'transaction' || name === 'content-length' || DELIVERY_HEADERS.has(name)) continue
+      if (name === 'receipt' || name === 'transaction' || name === 'content-length') continue
+      if (DELIVERY_HEADERS.has(name)) {
+        // The broker names messages; RabbitMQ refuses a SEND that tries (the others are dropped).
+        if (name === 'message-id') {
+          session.fail(new StompError('invalid-header', `'message-id' is not allowed on 'SEND'.\n`), receipt)
+          return null
+        }
+        continue
+      }
       // The parsed copy kept from the last SEND, not this frame's: a slice of the frame's header
       // text would keep all of it alive with the message.
-      if (name === 'destination' && destination === '') destination = value === this.lastSendDestination ? this.lastSendDestination : value
-      else if (name === 'persistent' && persistent === undefined) persistent = value === 'true'
+      if (name === 'destination' && destination === '') {
+        destination = value === this.lastSendDestination ? this.lastSendDestination : value
+        // A MESSAGE names the destination as RabbitMQ's would: `/topic/x` for `/exchange/amq.topic/x`.
+        if (this.lastSendCanonical !== null) {
+          destination = this.lastSendCanonical
+          headers.push(['destination', destination])
+          continue
+        }
+      } else if (name === 'persistent' && persistent === undefined) persistent = value === 'true'
       else if ((name === 'expires' && !sawExpires) || (name === 'ttl' && !sawTtl)) {
         const ms = parseMillis(value)
         if (ms === null) {
@@ -136,11 +153,14 @@ export class FrameHandlers {
     }
     const destinationHeader = this.required(frame, 'destination', receipt)
     if (destinationHeader === undefined) return
+    if (getHeader(frame, 'id') === undefined && wantsDurable(frame)) {
+      return session.fail(new StompError('missing-header', `Header 'id' is required for durable subscriptions`, 'Missing Header'), receipt)
+    }
     // STOMP 1.0 makes `id` optional; then the destination names the subscription.
     const id = getHeader(frame, 'id') ?? (session.version === '1.0' ? destinationHeader : this.required(frame, 'id', receipt))
     if (id === undefined) return
     if (session.subscriptions.has(id)) {
-      return session.fail(new StompError('duplicate-subscription', `subscription id ${JSON.stringify(id)} is already in use on this connection`), receipt)
+      return session.fail(new StompError('duplicate-subscription', `A subscription identified by '${id}' already exists.`), receipt)
     }
     const destination = this.destination(frame, 'subscribe', receipt)
     if (destination === null) return
@@ -320,7 +340,12 @@ export class FrameHandlers {
 
   private required(frame: Frame, name: string, receipt: string | undefined): string | undefined {
     const value = getHeader(frame, name)
-    if (value === undefined) this.session.fail(new StompError('missing-header', `${frame.command} needs a ${name} header`), receipt)
+    if (value === undefined) {
+      // RabbitMQ's words: `Missing destination` for a destination, `Missing header` otherwise.
+      this.session.fail(name === 'destination'
+        ? new StompError('missing-header', `'${frame.command}' must include a 'destination' header\n`, 'Missing destination')
+        : new StompError('missing-header', `'${frame.command}' must include the '${name}' header\n`), receipt)
+    }
     return value
   }
 
@@ -334,9 +359,15 @@ export class FrameHandlers {
       this.session.fail(destination, receipt)
       return null
     }
+    if (destination.mustExist === true && !this.session.broker.hasQueue(destination.name)) {
+      this.session.fail(new StompError('not-found', `NOT_FOUND - no queue '${destination.name}'\n`), receipt)
+      return null
+    }
     if (use === 'send') {
       this.lastSendDestination = value
       this.lastSendParsed = destination
+      const canonical = formatDestination(destination)
+      this.lastSendCanonical = destination.kind === 'fanout' || canonical === value ? null : canonical
     }
     return destination
   }
@@ -355,6 +386,11 @@ function isTrue(value: string | undefined): boolean {
   return value === 'true'
 }
 
+/** SUBSCRIBE asks for a durable subscription the RabbitMQ way: `durable:true` (or the older `persistent:true`). */
+function wantsDurable(frame: Frame): boolean {
+  return isTrue(getHeader(frame, 'durable')) || isTrue(getHeader(frame, 'persistent'))
+}
+
 /**
  * The name of the durable subscription a SUBSCRIBE asks for, if any: `durable:true` or
  * `persistent:true` with its `id` (RabbitMQ), or `activemq.subscriptionName` (ActiveMQ).
@@ -362,7 +398,7 @@ function isTrue(value: string | undefined): boolean {
 function durableNameOf(frame: Frame, id: string): string | undefined {
   const activemqName = getHeader(frame, 'activemq.subscriptionName')
   if (activemqName !== undefined) return activemqName
-  return isTrue(getHeader(frame, 'durable')) || isTrue(getHeader(frame, 'persistent')) ? id : undefined
+  return wantsDurable(frame) ? id : undefined
 }
 
 /** Durable subscriptions belong to a login: two users may both call theirs `prices`. */

@@ -181,7 +181,8 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   connect(frame: Frame): void {
     const version = negotiateVersion(getHeader(frame, 'accept-version'))
     if (version === null) {
-      return this.fail(new StompError('unsupported-version', `this server speaks STOMP ${SUPPORTED_VERSIONS_HEADER}; the client offered ${getHeader(frame, 'accept-version')}`),
+      // RabbitMQ's body, word for word: clients' tests compare it.
+      return this.fail(new StompError('unsupported-version', `Supported versions are ${SUPPORTED_VERSIONS_HEADER}\n`),
         undefined, [['version', SUPPORTED_VERSIONS_HEADER]])
     }
     this.version = version

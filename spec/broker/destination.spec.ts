@@ -70,7 +70,7 @@ t.test('a /reply-queue/ can be sent to but not subscribed to', async (t) => {
 })
 
 t.test('a destination without a known prefix is an unknown destination', async (t) => {
-  for (const value of ['', 'orders', '/orders', '/topics/x', '/Queue/x', 'queue/x', '/exchange/amq.direct/x', '/amq/queue/x', 'topic/x', '/topic', '/queue']) {
+  for (const value of ['', 'orders', '/orders', '/topics/x', '/Queue/x', 'queue/x', '/exchange/amq.direct/x', '/amq/topic/x', 'topic/x', '/topic', '/queue']) {
     for (const use of USES) t.equal(refusal(value, use), 'unknown-destination', `${JSON.stringify(value)} for ${use}`)
   }
 })
@@ -79,4 +79,29 @@ t.test('every refusal carries a readable detail naming the problem', async (t) =
   const refused = parseDestination('/nowhere/x', 'send')
   t.ok(refused instanceof StompError)
   t.match((refused as StompError).detail, /\/nowhere\/x/)
+})
+
+t.test("RabbitMQ's destination forms name the same topics and queues, and format back to stompd's names", async (t) => {
+  const cases: ReadonlyArray<[string, Destination, string]> = [
+    ['/exchange/amq.topic/prices.acme', { kind: 'topic', name: 'prices.acme' }, '/topic/prices.acme'],
+    ['/amq/queue/orders', { kind: 'queue', name: 'orders', mustExist: true }, '/queue/orders'],
+    ['/exchange/amq.fanout', { kind: 'fanout', name: 'amq.fanout' }, '/exchange/amq.fanout'],
+    ['/exchange/amq.fanout/any.key', { kind: 'fanout', name: 'amq.fanout' }, '/exchange/amq.fanout'],
+  ]
+  for (const [value, expected, formatted] of cases) {
+    for (const use of USES) t.same(parseDestination(value, use), expected, `${value} for ${use}`)
+    t.equal(formatDestination(expected), formatted)
+  }
+  t.equal(refusal('/exchange/amq.topic/a.*', 'send'), 'invalid-destination', 'no wildcard in a SEND to amq.topic either')
+  t.same(parseDestination('/exchange/amq.topic/a.*', 'subscribe'), { kind: 'topic', name: 'a.*' }, 'but in a SUBSCRIBE')
+  t.equal(refusal('/exchange/amq.topic/', 'send'), 'invalid-destination', 'a routing key is needed')
+  const other = parseDestination('/exchange/my.exchange/key', 'subscribe') as StompError
+  t.equal(other.code, 'unknown-destination', 'any other exchange is unknown')
+  t.match(other.detail, /\/exchange\/amq\.topic\/<key>.*\/exchange\/amq\.fanout/, 'and the ERROR says which exchanges there are')
+})
+
+t.test("an empty name's ERROR reads as RabbitMQ's", async (t) => {
+  t.equal((parseDestination('/queue/', 'send') as StompError).detail, "'' is not a valid queue destination\n")
+  t.equal((parseDestination('/topic/', 'subscribe') as StompError).detail, "'' is not a valid topic destination\n")
+  t.equal((parseDestination('/nowhere/x', 'send') as StompError).message, 'Unknown destination')
 })

@@ -19,6 +19,8 @@ interface Violation {
   options?: ServerOptions
   /** `receipt-id` the ERROR must carry; none when not given. */
   receiptId?: string | null
+  /** The ERROR's `message` when not the code's usual text. */
+  message?: string
   act(client: RawClient): void
 }
 
@@ -61,6 +63,7 @@ const violations: Violation[] = [
   {
     name: 'a SEND without destination',
     code: 'missing-header',
+    message: 'Missing destination',
     act: (c) => c.frame('SEND', [['content-type', 'text/plain']], 'nowhere'),
   },
   {
@@ -71,6 +74,7 @@ const violations: Violation[] = [
   {
     name: 'a SUBSCRIBE without destination',
     code: 'missing-header',
+    message: 'Missing destination',
     act: (c) => c.frame('SUBSCRIBE', [['id', '1']]),
   },
   {
@@ -207,7 +211,7 @@ for (const violation of violations) {
           t.equal(connected.command, 'CONNECTED')
         }
         violation.act(client)
-        const { closed } = await expectErrorAndClose(t, client, violation.code, { receiptId: violation.receiptId ?? null })
+        const { closed } = await expectErrorAndClose(t, client, violation.code, { receiptId: violation.receiptId ?? null, message: violation.message })
         if (transport === 'ws') t.not(closed.code, 1006, 'the WebSocket is closed with a close frame')
         await expectRoundTrip(t, addresses, transport)
       })

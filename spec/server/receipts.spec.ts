@@ -143,7 +143,7 @@ for (const transport of TRANSPORTS) {
 }
 
 const failing: ReadonlyArray<[string, Frame['command'], Header[], Parameters<typeof errorMessage>[0]]> = [
-  ['a SUBSCRIBE without a destination', 'SUBSCRIBE', [['id', 's']], 'missing-header'],
+  ['a SUBSCRIBE without an id', 'SUBSCRIBE', [['destination', '/queue/s']], 'missing-header'],
   ['an UNSUBSCRIBE of an unknown subscription', 'UNSUBSCRIBE', [['id', 'nope']], 'unknown-subscription'],
   ['an ACK of an unknown message', 'ACK', [['id', 'nope']], 'unknown-ack'],
   ['a NACK of an unknown message', 'NACK', [['id', 'nope']], 'unknown-ack'],
