@@ -32,7 +32,7 @@ t.test('with no flags, file or environment every option has its documented defau
   t.same(config.heartBeat, [1000, 1000])
   t.equal(config.heartbeatGrace, 2)
   t.equal(config.connectTimeout, 10_000)
-  t.equal(config.maxFrameSize, 8 * 1024 * 1024)
+  t.equal(config.maxFrameSize, 16 * 1024 * 1024)
   t.equal(config.maxHeaders, 100)
   t.equal(config.maxHeaderLineLength, 8 * 1024)
   t.equal(config.maxSubscriptions, 1000)

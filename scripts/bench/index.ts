@@ -31,6 +31,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   idle: () => import('./scenarios/idle.js'),
   // stompd's RSS after a burst, with the system's malloc and with jemalloc.
   memory: () => import('./memory.js'),
+  'frame-limit': () => import('./frame-limit.js'), // --max-frame-size 8/16/32 MiB under 20 MB abuse
 }
 
 /** What `npm run bench` runs with no name: everything once. */

@@ -366,11 +366,11 @@ t.test('a frame too large for the limit over WebSocket yields an ERROR frame, no
     const { closed } = await expectErrorAndClose(t, client, 'frame-too-large')
     t.not(closed.code, 1009, 'not closed as "message too big"')
   })
-  await t.test('with the default 8 MiB limit', async (t) => {
+  await t.test('with the default 16 MiB limit', async (t) => {
     const { addresses } = await startServer(t)
     const client = await RawClient.ws(t, addresses.ws)
     await client.connect()
-    client.send(Buffer.concat([Buffer.from(SEND_HEAD + '\n'), Buffer.alloc(9 * 1024 * 1024, 0x61), Buffer.from([0])]))
+    client.send(Buffer.concat([Buffer.from(SEND_HEAD + '\n'), Buffer.alloc(17 * 1024 * 1024, 0x61), Buffer.from([0])]))
     const { closed } = await expectErrorAndClose(t, client, 'frame-too-large', { timeoutMs: 10_000 })
     t.not(closed.code, 1009, 'not closed as "message too big"')
     await expectRoundTrip(t, addresses, 'ws')
