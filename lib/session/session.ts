@@ -363,7 +363,10 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     if (this.state >= State.Closing) return
     const headers: Header[] = [['message', error.message]]
     if (receiptId !== undefined) headers.push(['receipt-id', receiptId])
-    headers.push(...extraHeaders, ['content-type', 'text/plain'])
+    // Not the bare `text/plain` RabbitMQ writes: stompit 1.0 reads a body typed exactly so and then
+    // raises the error on the frame stream, where nobody listens, crashing the app's process; with
+    // a charset it reports the `message` on the client as it should.
+    headers.push(...extraHeaders, ['content-type', 'text/plain;charset=utf-8'])
     this.sendFrame('ERROR', headers, Buffer.from(error.detail, 'utf8'))
     const reason = CLOSE_REASONS[error.code] ?? 'protocol-error'
     this.log('info', { code: error.code, reason }, 'session error')
