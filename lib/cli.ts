@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=75
 // The `stompd` command: read the configuration, start the broker, print where it listens,
-// shut down cleanly on SIGTERM/SIGINT.
+// re-read credentials on SIGHUP, shut down cleanly on SIGTERM/SIGINT. `stompd passwd FILE USER`
+// sets a user's passcode in a users file instead.
 //
 // The node flags above are the one place stompd's runtime tuning lives (`npm start`, `npx stompd`,
 // the Docker image and the benchmarks all run this file through them). Both are for the many
@@ -22,6 +23,11 @@ import { createServer } from './server.js'
 import { VERSION } from './version.js'
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'passwd') {
+    const { runPasswd } = await import('./auth/passwd.js')
+    process.exitCode = await runPasswd(process.argv.slice(3), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, isTTY: process.stdin.isTTY === true })
+    return
+  }
   let commandLine
   try {
     commandLine = loadConfig(process.argv.slice(2))
@@ -68,6 +74,15 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // SIGHUP re-reads the users file and the ACL; a broken one is logged and the old one kept.
+  process.on('SIGHUP', () => {
+    try {
+      running.reload()
+      running.logger.info('reloaded on SIGHUP')
+    } catch (err) {
+      running.logger.error({ err }, 'reload on SIGHUP failed; keeping what was loaded before')
+    }
+  })
 
   // The process is ours here (a program embedding createServer owns its own), so the CLI is
   // the one to give memory back to the system after bursts: collect the garbage once the broker

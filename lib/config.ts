@@ -18,8 +18,31 @@ export interface StompdConfig {
   storeCommitInterval: number
   /** Redis URL for multi-node operation; empty = single node. */
   redis: string
-  /** Users file (JSON); empty = anyone may connect. */
+  /** Users file (JSON, written by `stompd passwd`); empty = none. */
   users: string
+  /** File holding the HS256 secret for JWTs; empty = none. */
+  jwtSecret: string
+  /** PEM public key (RS256, ES256, EdDSA) for JWTs; empty = none. */
+  jwtPublicKey: string
+  /** JWKS URL for JWTs (cached, fetched again for an unknown `kid`); empty = none. */
+  jwtJwks: string
+  /** Required `iss` and `aud` of JWTs; empty = not checked. */
+  jwtIssuer: string
+  jwtAudience: string
+  /** Authorization rules (JSON); empty = every connected client may publish and subscribe anywhere. */
+  acl: string
+  /** Origins a browser's WebSocket upgrade may come from (comma list, `*` any); empty = any. */
+  allowedOrigins: string
+  /** Connections at once, in all and per remote address; 0 = unlimited. */
+  maxConnections: number
+  maxConnectionsPerIp: number
+  /** Open transactions per connection, and frames held in one. */
+  maxTransactions: number
+  maxTransactionFrames: number
+  /** Messages delivered and not yet acked per connection, over all its subscriptions; 0 = unlimited. */
+  maxUnacked: number
+  /** SENDs per second per connection (a token bucket); past it the broker stops reading from the socket. 0 = unlimited. */
+  maxPublishRate: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   /**
    * What the server offers: `sx,sy` ms (can send every, wants to receive every). Each direction
@@ -66,6 +89,19 @@ export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
   storeCommitInterval: 0,
   redis: '',
   users: '',
+  jwtSecret: '',
+  jwtPublicKey: '',
+  jwtJwks: '',
+  jwtIssuer: '',
+  jwtAudience: '',
+  acl: '',
+  allowedOrigins: '',
+  maxConnections: 0,
+  maxConnectionsPerIp: 0,
+  maxTransactions: 100,
+  maxTransactionFrames: 10_000,
+  maxUnacked: 10_000,
+  maxPublishRate: 0,
   logLevel: 'info',
   heartBeat: [1000, 1000],
   heartbeatGrace: 2,
@@ -140,6 +176,23 @@ const PARSERS: { [K in Key]: Parser<K> } = {
     return value
   },
   users: text,
+  jwtSecret: text,
+  jwtPublicKey: text,
+  jwtJwks: (raw, where) => {
+    const value = text(raw, where)
+    if (value !== '' && !/^https?:\/\//.test(value)) throw new ConfigError(`${where} must be an http(s):// URL, not ${JSON.stringify(value)}`)
+    return value
+  },
+  jwtIssuer: text,
+  jwtAudience: text,
+  acl: text,
+  allowedOrigins: text,
+  maxConnections: integer(0),
+  maxConnectionsPerIp: integer(0),
+  maxTransactions: integer(1),
+  maxTransactionFrames: integer(1),
+  maxUnacked: integer(0),
+  maxPublishRate: integer(0),
   logLevel: oneOf(LOG_LEVELS),
   heartBeat: (raw, where) => {
     const parts = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : []
@@ -257,7 +310,10 @@ export const USAGE = `Usage: stompd [options]
   --store <memory|sqlite:PATH>  message store (default ${DEFAULTS.store})
   --store-sync <normal|full>    normal survives a crash of the process; full also a power cut (default ${DEFAULTS.storeSync})
   --redis <url>             share topics and queues with other nodes through Redis
-  --users <file>            users file; without it anyone may connect
+  --users <file>            users file (stompd passwd FILE USER writes it)
+  --jwt-secret <file>       HS256 secret for JWTs; or --jwt-public-key <pem>, --jwt-jwks <url>
+  --acl <file>              who may publish and subscribe where
+  (without --users, --jwt-* or an authenticate hook anyone may connect)
   --config <file>           JSON config file (keys as below, camelCase or kebab-case)
   --log-level <level>       fatal, error, warn, info, debug, trace or silent (default ${DEFAULTS.logLevel})
   --heart-beat <sx,sy>      heart-beats the server offers, ms (default ${DEFAULTS.heartBeat.join(',')})

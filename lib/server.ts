@@ -15,6 +15,11 @@ import { createMetrics } from './http/metrics.js'
 import { Flusher } from './session/flusher.js'
 import { HeartbeatMonitor } from './session/heartbeat.js'
 import { Session, type SessionContext, type SessionStats } from './session/session.js'
+import type { IncomingMessage } from 'node:http'
+import { readAclFile } from './auth/acl.js'
+import { setUpAuth, type AuthenticateHook } from './auth/setup.js'
+import type { UsersFileAuthenticator } from './auth/users.js'
+import { Admission } from './transport/admission.js'
 import type { Connection } from './transport/connection.js'
 import { createTcpServer } from './transport/tcp.js'
 import { webSocketTransport } from './transport/websocket.js'
@@ -23,6 +28,8 @@ import { VERSION } from './version.js'
 export type ServerOptions = Partial<StompdConfig> & {
   /** A pino logger to use instead of one made from `logLevel`. */
   logger?: Logger
+  /** Checks CONNECT's login and passcode the embedder's way (after --users and JWTs, if also configured). */
+  authenticate?: AuthenticateHook
 }
 
 export interface ListenAddresses {
@@ -46,6 +53,8 @@ export interface StompdServer {
   listen(): Promise<ListenAddresses>
   /** Stops accepting, sends ERROR `server shutting down` to every session, closes them and the listeners. */
   close(): Promise<void>
+  /** Re-reads what SIGHUP re-reads: the users file and the ACL. Throws (keeping the old ones) when one is broken. */
+  reload(): void
 }
 
 /** How long shutdown waits for clients to go before dropping their sockets. */
@@ -53,21 +62,24 @@ const SHUTDOWN_GRACE_MS = 3000
 const WS_PATHS = ['/ws', '/stomp']
 
 export function createServer(options: ServerOptions = {}): StompdServer {
-  const { logger: givenLogger, ...rest } = options
+  const { logger: givenLogger, authenticate, ...rest } = options
   const config = resolveConfig(rest)
   const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'stompd' } })
   if (config.redis !== '') throw new ConfigError('--redis: running several nodes over Redis is not available in this version')
-  if (config.users !== '') throw new ConfigError('--users: authentication is not available in this version; remove the option to accept every login')
   const store = openStore(config)
   const broker = new Broker({
     queue: { maxRedeliveries: config.maxRedeliveries, maxLength: config.queueMaxLength, maxBytes: config.queueMaxBytes, overflow: config.queueOverflow },
     topic: { maxBacklog: config.slowConsumerBacklog },
   }, store)
   const sessions = new Set<Session>()
-  const stats: SessionStats = { connections: 0, delivered: 0, slowConsumers: 0, closed: {} }
+  const stats: SessionStats = { connections: 0, delivered: 0, slowConsumers: 0, closed: {}, refused: {} }
   const heartbeats = new HeartbeatMonitor()
+  const admission = new Admission(config.maxConnections, config.maxConnectionsPerIp)
   const context: SessionContext = {
     broker,
+    auth: null,
+    admission,
+    acl: config.acl === '' ? null : readAclFile(config.acl),
     heartbeats,
     flusher: new Flusher(),
     logger,
@@ -79,6 +91,10 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       heartbeatGrace: config.heartbeatGrace,
       connectTimeout: config.connectTimeout,
       maxSubscriptions: config.maxSubscriptions,
+      maxTransactions: config.maxTransactions,
+      maxTransactionFrames: config.maxTransactionFrames,
+      maxUnacked: config.maxUnacked,
+      maxPublishRate: config.maxPublishRate,
       highWaterMark: config.highWaterMark,
       keepAliveInterval: config.wsPingInterval,
       decoderLimits: { maxFrameSize: config.maxFrameSize, maxHeaders: config.maxHeaders, maxHeaderLineLength: config.maxHeaderLineLength },
@@ -86,10 +102,27 @@ export function createServer(options: ServerOptions = {}): StompdServer {
   }
   const accept = (connection: Connection): void => {
     if (closing) return connection.close('shutdown')
-    new Session(connection, context)
+    // WebSocket upgrades were admitted already; a TCP client hears why in an ERROR frame.
+    const refusal = connection.transport === 'tcp' ? admission.refusal(connection.remote) : null
+    const session = new Session(connection, context)
+    if (refusal !== null) session.fail(new StompError(refusal, `the server takes no more connections${refusal === 'too-many-connections' ? '' : ' from this address'} now; try again later`))
+  }
+  const origins = allowedOrigins(config.allowedOrigins)
+  /** A WebSocket upgrade's verdict: null, or the HTTP status it is refused with. */
+  const admit = (request: IncomingMessage): string | null => {
+    const origin = request.headers.origin
+    // Browsers always send Origin; a client without one (a service) is not a page that could be hijacked.
+    if (origins !== null && origin !== undefined && !origins.has(origin.toLowerCase())) return refused('origin', '403 Forbidden')
+    const refusal = admission.refusal(`${request.socket.remoteAddress}:${request.socket.remotePort}`)
+    return refusal === null ? null : refused(refusal, '503 Service Unavailable')
+  }
+  const refused = (reason: string, status: string): string => {
+    stats.refused[reason] = (stats.refused[reason] ?? 0) + 1
+    return status
   }
 
   let closing = false
+  let users: UsersFileAuthenticator | null = null
   let addresses: ListenAddresses | null = null
   let tcpServer: net.Server | null = null
   const closeTimeout = SHUTDOWN_GRACE_MS
@@ -113,6 +146,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
     highWaterMark: config.highWaterMark,
     closeTimeout,
     onConnection: accept,
+    admit,
     onShutdown: () => shutdownSessions(),
   })
 
@@ -146,6 +180,10 @@ export function createServer(options: ServerOptions = {}): StompdServer {
     },
 
     async listen(): Promise<ListenAddresses> {
+      // Credentials files are read (and a bad one refused) before anyone can connect.
+      const auth = await setUpAuth(config, authenticate, logger)
+      context.auth = auth.gate
+      users = auth.users
       // Every stored message is back in its queue before the first client can connect.
       await broker.recover()
       await app.listen({ host: config.host, port: config.port })
@@ -175,6 +213,12 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       return addresses
     },
 
+    reload(): void {
+      users?.reload()
+      // Sessions make their decisions again on their next check.
+      if (config.acl !== '') context.acl = readAclFile(config.acl)
+    },
+
     async close(): Promise<void> {
       if (closing) return
       closing = true
@@ -194,6 +238,12 @@ export function createServer(options: ServerOptions = {}): StompdServer {
 function openStore(config: StompdConfig): Store {
   if (config.store === 'memory') return new MemoryStore()
   return SqliteStore.open({ path: config.store.slice('sqlite:'.length), synchronous: config.storeSync, commitInterval: config.storeCommitInterval })
+}
+
+/** The origins --allowed-origins names, lower-cased; null when any origin may connect. */
+function allowedOrigins(list: string): ReadonlySet<string> | null {
+  const origins = list.split(',').map((origin) => origin.trim().toLowerCase().replace(/\/+$/, '')).filter((origin) => origin !== '')
+  return origins.length === 0 || origins.includes('*') ? null : new Set(origins)
 }
 
 function formatHost(host: string): string {

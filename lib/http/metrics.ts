@@ -57,16 +57,23 @@ export function createMetrics(sources: MetricsSources): Registry {
     ['stompd_slow_consumers_total', 'Subscribers dropped for falling too far behind', () => stats.slowConsumers],
   ]
   for (const [name, help, read] of counters) mirroredCounter(registry, name, help, read)
+  mirroredLabelledCounter(registry, 'stompd_connections_closed_total', 'Connections closed, by reason', () => stats.closed)
+  mirroredLabelledCounter(registry, 'stompd_refused_total',
+    'What a limit or a check refused, by reason: an ERROR frame\'s code, or an HTTP refusal before the upgrade (origin, too-many-connections)', () => stats.refused)
+  return registry
+}
+
+/** A counter with a `reason` label whose values are read, at scrape time, from counts we keep elsewhere. */
+function mirroredLabelledCounter(registry: Registry, name: string, help: string, read: () => Partial<Record<string, number>>): void {
   const seen: Record<string, number> = {}
   new Counter({
-    name: 'stompd_connections_closed_total', help: 'Connections closed, by reason', labelNames: ['reason'], registers: [registry],
+    name, help, labelNames: ['reason'], registers: [registry],
     collect() {
-      for (const [reason, count] of Object.entries(stats.closed)) {
+      for (const [reason, count] of Object.entries(read())) {
         const delta = (count ?? 0) - (seen[reason] ?? 0)
         if (delta > 0) this.inc({ reason }, delta)
         seen[reason] = count ?? 0
       }
     },
   })
-  return registry
 }

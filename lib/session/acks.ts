@@ -34,6 +34,11 @@ export class UnackedDeliveries {
     return isModern ? key : undefined
   }
 
+  /** Deliveries awaiting their ACK or NACK, over every subscription of the connection. */
+  get size(): number {
+    return this.subscriptionOf?.size ?? 0
+  }
+
   /** Whether `key` names a delivery still awaiting its ACK or NACK. */
   private has(key: string): boolean {
     return this.subscriptionOf?.has(key) === true

@@ -2,7 +2,7 @@
 // Every violation ends in session.fail(...), which sends ERROR and closes.
 import { ACK_MODES, type AckMode, type Settlement } from '../broker/consumer.js'
 import type { QueueLimits } from '../broker/broker.js'
-import { formatDestination, parseDestination, type Destination } from '../broker/destination.js'
+import { formatDestination, parseDestination, type Destination, type DestinationUse } from '../broker/destination.js'
 import { Message, type Header } from '../broker/message.js'
 import { StompError } from '../errors.js'
 import { DELIVERY_HEADERS, MessageTail } from '../frame/encoder.js'
@@ -51,6 +51,7 @@ export class FrameHandlers {
 
   private send(frame: Frame, receipt: string | undefined): void {
     const session = this.session
+    session.countPublish()
     const destination = this.destination(frame, 'send', receipt)
     if (destination === null) return
     if (!this.declareQueue(frame, destination, receipt)) return
@@ -58,7 +59,7 @@ export class FrameHandlers {
     if (message === null) return
     const txId = getHeader(frame, 'transaction')
     if (txId !== undefined) {
-      const transaction = this.transaction(txId, receipt)
+      const transaction = this.heldIn(txId, receipt)
       if (transaction === null) return
       transaction.actions.push({ kind: 'send', destination, message })
       return transaction.holdReceipt(receipt)
@@ -113,6 +114,8 @@ export class FrameHandlers {
       } else if (name === 'reply-to' && value.startsWith(TEMP_QUEUE_PREFIX)) {
         headers.push(['reply-to', this.replyTo(value)])
         continue
+      } else if (name === 'reply-to' && !this.replyToPermitted(value, receipt)) {
+        return null
       }
       headers.push(header)
     }
@@ -125,6 +128,19 @@ export class FrameHandlers {
     const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent === true, expires })
     message.encoded = tail
     return message
+  }
+
+  /**
+   * With --acl, a `reply-to` naming a shared destination must be one the sender may publish to
+   * itself: otherwise a service answering it would write, on the sender's behalf, where the
+   * sender may not (a confused deputy).
+   */
+  private replyToPermitted(value: string, receipt: string | undefined): boolean {
+    if (this.session.context.acl === null) return true
+    const destination = parseDestination(value, 'send')
+    // A reply-to stompd cannot route to is nobody's way in.
+    if (destination instanceof StompError) return true
+    return this.permitted(destination, 'send', receipt) !== null
   }
 
   /**
@@ -259,7 +275,7 @@ export class FrameHandlers {
     }
     const txId = getHeader(frame, 'transaction')
     if (txId !== undefined) {
-      const transaction = this.transaction(txId, receipt)
+      const transaction = this.heldIn(txId, receipt)
       if (transaction === null) return
       transaction.actions.push({ kind: 'settle', ackId: key, how })
       return transaction.holdReceipt(receipt)
@@ -274,6 +290,10 @@ export class FrameHandlers {
     if (txId === undefined) return
     if (session.transactions.has(txId)) {
       return session.fail(new StompError('duplicate-transaction', `transaction ${JSON.stringify(txId)} has already begun`), receipt)
+    }
+    const max = session.context.options.maxTransactions
+    if (session.transactions.size >= max) {
+      return session.fail(new StompError('too-many-transactions', `a connection may hold at most ${max} open transactions`), receipt)
     }
     session.transactions.set(txId, new Transaction(txId))
     session.receipt(receipt)
@@ -353,7 +373,7 @@ export class FrameHandlers {
     const value = this.required(frame, 'destination', receipt)
     if (value === undefined) return null
     // A producer usually sends to the same destination frame after frame.
-    if (use === 'send' && value === this.lastSendDestination) return this.lastSendParsed
+    if (use === 'send' && value === this.lastSendDestination) return this.permitted(this.lastSendParsed!, use, receipt)
     const destination = parseDestination(value, use)
     if (destination instanceof StompError) {
       this.session.fail(destination, receipt)
@@ -363,6 +383,7 @@ export class FrameHandlers {
       this.session.fail(new StompError('not-found', `NOT_FOUND - no queue '${destination.name}'\n`), receipt)
       return null
     }
+    if (this.permitted(destination, use, receipt) === null) return null
     if (use === 'send') {
       this.lastSendDestination = value
       this.lastSendParsed = destination
@@ -370,6 +391,31 @@ export class FrameHandlers {
       this.lastSendCanonical = destination.kind === 'fanout' || canonical === value ? null : canonical
     }
     return destination
+  }
+
+  /**
+   * The destination, if --acl lets this session use it that way (by its own name: a RabbitMQ
+   * alias is checked as the /topic/ or /queue/ it names); else ERROR `access denied` and null.
+   */
+  private permitted(destination: Destination, use: DestinationUse, receipt: string | undefined): Destination | null {
+    const session = this.session
+    if (session.context.acl === null) return destination
+    const name = formatDestination(destination)
+    const action = use === 'send' ? 'publish' : 'subscribe'
+    if (session.allows(action, name)) return destination
+    session.fail(new StompError('access-denied', `${session.principal?.user ?? 'an anonymous client'} may not ${action} to ${name}\n`), receipt)
+    return null
+  }
+
+  /** The transaction a frame is to be held in, if it has room for one more (--max-transaction-frames). */
+  private heldIn(txId: string, receipt: string | undefined): Transaction | null {
+    const transaction = this.transaction(txId, receipt)
+    const max = this.session.context.options.maxTransactionFrames
+    if (transaction !== null && transaction.actions.length >= max) {
+      this.session.fail(new StompError('transaction-too-large', `a transaction may hold at most ${max} frames`), receipt)
+      return null
+    }
+    return transaction
   }
 
   private transaction(txId: string, receipt: string | undefined): Transaction | null {

@@ -12,6 +12,7 @@ import { StompError, type ErrorCode } from '../errors.js'
 import { FrameDecoder, type DecoderLimits, type FrameSink } from '../frame/decoder.js'
 import { deliveryHeaders, encodeFrame, MessageTail } from '../frame/encoder.js'
 import { EMPTY_BODY, getHeader, type Command, type Frame, type Header, type StompVersion } from '../frame/frame.js'
+import type { Admission } from '../transport/admission.js'
 import type { CloseReason, Connection, ConnectionListener } from '../transport/connection.js'
 import type { Flusher } from './flusher.js'
 import type { HeartbeatMonitor } from './heartbeat.js'
@@ -21,6 +22,10 @@ import { Outbox } from './outbox.js'
 import { ReceiptQueue, type ReceiptSink } from './receipts.js'
 import { negotiateHeartBeat, negotiateVersion, SUPPORTED_VERSIONS_HEADER, type HeartBeat } from './negotiate.js'
 import { UnackedDeliveries } from './acks.js'
+import { PublishRate } from './publish-rate.js'
+import type { AuthGate } from '../auth/gate.js'
+import type { Credentials, Principal } from '../auth/authenticator.js'
+import { AclDecisions, type Acl, type AclAction } from '../auth/acl.js'
 import type { ClientSubscription } from './subscription.js'
 import type { Transaction } from './transaction.js'
 
@@ -34,6 +39,13 @@ export interface SessionOptions {
   /** ms a connection may take to send CONNECT. */
   connectTimeout: number
   maxSubscriptions: number
+  /** Open transactions per connection, and frames held in one. */
+  maxTransactions: number
+  maxTransactionFrames: number
+  /** Deliveries awaiting ACK per connection, over all its subscriptions; 0 = no limit. */
+  maxUnacked: number
+  /** SENDs per second per connection; 0 = no limit. */
+  maxPublishRate: number
   /** Outbound bytes buffered for a connection before the broker stops writing to it. */
   highWaterMark: number
   /** ms between transport keep-alives (WebSocket pings); 0 = none. */
@@ -44,6 +56,12 @@ export interface SessionOptions {
 /** What all sessions of one server share. */
 export interface SessionContext {
   readonly broker: Broker
+  /** Checks CONNECT's credentials; null = authentication off (anyone may connect). */
+  auth: AuthGate | null
+  /** Counts open connections for --max-connections and --max-connections-per-ip. */
+  readonly admission: Admission
+  /** --acl's rules; null = every session may publish and subscribe anywhere. Replaced on SIGHUP. */
+  acl: Acl | null
   readonly heartbeats: HeartbeatMonitor
   readonly flusher: Flusher
   readonly options: SessionOptions
@@ -57,9 +75,11 @@ export interface SessionStats {
   delivered: number
   slowConsumers: number
   closed: Partial<Record<CloseReason, number>>
+  /** ERRORs sent, by code, and refusals before any STOMP (`origin`, `too-many-connections`). */
+  refused: Partial<Record<string, number>>
 }
 
-const enum State { Connecting, Connected, Closing, Closed }
+const enum State { Connecting, Authenticating, Connected, Closing, Closed }
 
 const HEARTBEAT_EOL = Buffer.from('\n')
 /**
@@ -73,6 +93,7 @@ const CLOSE_REASONS: Partial<Record<ErrorCode, CloseReason>> = {
   'connect-timeout': 'connect-timeout',
   'slow-consumer': 'slow-consumer',
   'server-shutdown': 'shutdown',
+  'token-expired': 'token-expired',
 }
 
 export class Session implements FrameSink, ReceiptSink, ConnectionListener {
@@ -81,8 +102,20 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   readonly context: SessionContext
   readonly broker: Broker
   version: StompVersion = '1.2'
-  /** CONNECT's `login`, or '' — durable subscriptions are kept per login. */
+  /**
+   * Who owns this session's durable subscriptions: the authenticated user, or, with
+   * authentication off, CONNECT's `login` (or '').
+   */
   login = ''
+  /** The authenticated user; null with authentication off. */
+  principal: Principal | null = null
+  /** This session's --acl decisions, made again when the rules are replaced. */
+  private aclDecisions: AclDecisions | null = null
+  /** Frames that arrived while CONNECT's credentials were being checked, taken in after. */
+  private held: Frame[] | null = null
+  /** --max-publish-rate's bucket (null without a limit), and the timer that resumes reading. */
+  private readonly publishRate: PublishRate | null
+  private rateTimer: NodeJS.Timeout | null = null
   readonly unacked = new UnackedDeliveries()
   // Made on first use: an idle connection (a browser tab waiting) should cost little.
   private subscriptionsById: Map<string, ClientSubscription> | null = null
@@ -120,8 +153,10 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     this.decoder = new FrameDecoder(this, context.options.decoderLimits)
     this.outbox = new Outbox(connection.headroom, chunkPool, connection.maxMessageBytes)
     this.handlers = new FrameHandlers(this)
+    this.publishRate = context.options.maxPublishRate > 0 ? new PublishRate(context.options.maxPublishRate) : null
     this.connectDeadline = Date.now() + context.options.connectTimeout
     context.sessions.add(this)
+    context.admission.opened(connection.remote)
     context.stats.connections++
     context.heartbeats.watch(this, context.options.connectTimeout)
     connection.attach(this)
@@ -138,6 +173,19 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
 
   get connected(): boolean {
     return this.state === State.Connected
+  }
+
+  /** Whether --acl lets this session publish or subscribe to `destination` (a cached answer: one Map lookup). */
+  allows(action: AclAction, destination: string): boolean {
+    const acl = this.context.acl
+    if (acl === null) return true
+    if (this.aclDecisions?.acl !== acl) this.aclDecisions = new AclDecisions(acl, this.principal)
+    return this.aclDecisions.allows(action, destination)
+  }
+
+  get canHoldUnacked(): boolean {
+    const max = this.context.options.maxUnacked
+    return max === 0 || this.unacked.size < max
   }
 
   /** The connection can take more bytes now. */
@@ -164,6 +212,11 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
 
   onFrame(frame: Frame): void {
     if (this.state >= State.Closing) return
+    if (this.state === State.Authenticating) {
+      // The socket is paused: at most what had already arrived waits here.
+      this.held!.push(frame)
+      return
+    }
     this.handlers.handle(frame)
   }
 
@@ -187,7 +240,27 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     }
     this.version = version
     this.decoder.version = version
-    this.login = getHeader(frame, 'login') ?? ''
+    const auth = this.context.auth
+    if (auth === null) return this.accept(frame, version, null)
+    // Credentials are checked asynchronously: stop reading, and hold what already came.
+    this.state = State.Authenticating
+    this.held = []
+    this.connection.pause()
+    auth.check(credentialsOf(frame, this.connection)).then((principal) => {
+      if (this.state !== State.Authenticating) return // the client left meanwhile
+      if (principal === null) return this.fail(new StompError('authentication-failed', 'the credentials given were not accepted'))
+      this.accept(frame, version, principal)
+      const held = this.held!
+      this.held = null
+      this.connection.resume()
+      for (const frame of held) this.onFrame(frame)
+    }).catch((err: unknown) => this.internalError(err))
+  }
+
+  /** CONNECT went through: negotiates heart-beats and answers CONNECTED. */
+  private accept(frame: Frame, version: StompVersion, principal: Principal | null): void {
+    this.principal = principal
+    this.login = principal?.user ?? getHeader(frame, 'login') ?? ''
     const headers: Header[] = [['version', version], ['server', this.context.options.serverName], ['session', this.id]]
     if (version !== '1.0') {
       const heartBeat = negotiateHeartBeat(getHeader(frame, 'heart-beat'), this.context.options.heartBeat)
@@ -204,7 +277,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     const intervals = [this.heartBeat.send, this.heartBeat.receive, this.context.options.keepAliveInterval].filter((ms) => ms > 0)
     if (intervals.length > 0) this.context.heartbeats.watch(this, Math.min(...intervals))
     this.sendFrame('CONNECTED', headers)
-    this.log('info', { remote: this.connection.remote, transport: this.connection.transport, version, login: getHeader(frame, 'login') }, 'session connected')
+    this.log('info', { remote: this.connection.remote, transport: this.connection.transport, version, login: getHeader(frame, 'login'), user: principal?.user }, 'session connected')
   }
 
   // ---- outbound ----
@@ -345,8 +418,26 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
    * subscription may take more then. Nothing happens if it was settled already.
    */
   settle(key: string, how: Settlement): void {
+    const wasFull = !this.canHoldUnacked
     const subscription = this.unacked.settle(key, how)
-    if (subscription !== undefined && this.writable) subscription.binding?.resume()
+    if (subscription === undefined || !this.writable) return
+    // At --max-unacked every client-ack subscription was held back, not only this one.
+    if (wasFull) this.resumeConsumers()
+    else subscription.binding?.resume()
+  }
+
+  /** Counts a SEND against --max-publish-rate: past it, reading stops until the bucket refills. */
+  countPublish(): void {
+    if (this.publishRate === null) return
+    const wait = this.publishRate.take(Date.now())
+    if (wait === 0 || this.rateTimer !== null) return
+    const refused = this.context.stats.refused
+    refused['publish-rate'] = (refused['publish-rate'] ?? 0) + 1
+    this.connection.pause()
+    this.rateTimer = setTimeout(() => {
+      this.rateTimer = null
+      if (this.state < State.Closing) this.connection.resume()
+    }, wait)
   }
 
   /** Unsubscribes: stops deliveries, then returns unacked messages for redelivery. */
@@ -368,6 +459,8 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     // a charset it reports the `message` on the client as it should.
     headers.push(...extraHeaders, ['content-type', 'text/plain;charset=utf-8'])
     this.sendFrame('ERROR', headers, Buffer.from(error.detail, 'utf8'))
+    const refused = this.context.stats.refused
+    refused[error.code] = (refused[error.code] ?? 0) + 1
     const reason = CLOSE_REASONS[error.code] ?? 'protocol-error'
     this.log('info', { code: error.code, reason }, 'session error')
     this.close(reason)
@@ -410,6 +503,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     this.release()
     this.context.heartbeats.unwatch(this)
     this.context.sessions.delete(this)
+    this.context.admission.closed(this.connection.remote)
     this.context.stats.closed[reason] = (this.context.stats.closed[reason] ?? 0) + 1
     this.outbox.clear()
     this.log('info', { reason }, 'connection closed')
@@ -424,6 +518,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     for (const subscription of subscriptions) this.unacked.returnAll(subscription)
     this.transactionsById = null
     this.receipts?.stop()
+    if (this.rateTimer !== null) clearTimeout(this.rateTimer)
     this.broker.sessionClosed(this)
   }
 
@@ -444,11 +539,14 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   }
 
   private checkDeadlines(now: number): void {
-    if (this.state === State.Connecting) {
+    if (this.state === State.Connecting || this.state === State.Authenticating) {
       if (now >= this.connectDeadline) this.fail(new StompError('connect-timeout', `no CONNECT frame within ${this.context.options.connectTimeout} ms`))
       return
     }
     if (this.state !== State.Connected) return
+    // A token holds for the session only as long as it is valid.
+    const expiresAt = this.principal?.expiresAt ?? 0
+    if (expiresAt > 0 && now >= expiresAt) return this.fail(new StompError('token-expired', 'the credentials this session connected with have expired; connect again with new ones'))
     if (this.receivedSinceCheck) {
       this.lastReceived = now
       this.receivedSinceCheck = false
@@ -482,4 +580,22 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   publish(destination: Destination, message: Message): PublishResult {
     return this.broker.publish(destination, message, this)
   }
+}
+
+/** What a CONNECT presents to the authenticators. */
+function credentialsOf(frame: Frame, connection: Connection): Credentials {
+  return {
+    login: getHeader(frame, 'login') ?? '',
+    passcode: getHeader(frame, 'passcode') ?? '',
+    bearer: bearerToken(getHeader(frame, 'authorization')) || connection.accessToken,
+    certificateName: connection.certificateName,
+    remote: connection.remote,
+    transport: connection.transport,
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header; '' for none or another scheme. */
+function bearerToken(value: string | undefined): string {
+  const match = value === undefined ? null : /^\s*bearer\s+(\S+)\s*$/i.exec(value)
+  return match === null ? '' : match[1]!
 }

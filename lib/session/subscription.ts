@@ -10,6 +10,8 @@ export interface SubscriptionOwner {
   readonly id: string
   /** The connection can take more bytes now. */
   readonly writable: boolean
+  /** The connection may hold one more delivery awaiting its ACK (--max-unacked). */
+  readonly canHoldUnacked: boolean
   deliverMessage(subscription: ClientSubscription, message: Message, redelivered: boolean, delivery: Delivery | null): void
   slowConsumer(subscription: ClientSubscription): void
 }
@@ -50,7 +52,8 @@ export class ClientSubscription implements Consumer {
   }
 
   get ready(): boolean {
-    return this.session.writable && (this.prefetch === 0 || this.pending.size < this.prefetch)
+    return this.session.writable && (this.prefetch === 0 || this.pending.size < this.prefetch) &&
+      (this.ackMode === 'auto' || this.session.canHoldUnacked)
   }
 
   deliver(message: Message, redelivered: boolean, delivery: Delivery | null): void {

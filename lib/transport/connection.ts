@@ -9,6 +9,7 @@ export type CloseReason =
   | 'connect-timeout'
   | 'slow-consumer'
   | 'shutdown'
+  | 'token-expired'
 
 export type TransportKind = 'ws' | 'tcp'
 
@@ -53,6 +54,10 @@ export interface Connection {
    * The array is the caller's and reused: the buffers may be kept, the array not.
    */
   write(parts: readonly Buffer[], text: boolean, roomInFront: number): boolean
+  /** A token the client put in the WebSocket URL (`?access_token=`), as browsers cannot set headers; '' for none. */
+  readonly accessToken: string
+  /** The CN of the client's verified TLS certificate; '' for none. */
+  readonly certificateName: string
   /** Holds writes until uncork(), so several write() calls reach the kernel as one. */
   cork(): void
   uncork(): void
@@ -65,4 +70,10 @@ export interface Connection {
   keepAlive(): void
   /** Flushes what was written, then closes. */
   close(reason: CloseReason): void
+}
+
+/** The address part of a Connection's `remote` (`host:port`, IPv6 with or without brackets). */
+export function addressOf(remote: string): string {
+  const colon = remote.lastIndexOf(':')
+  return (colon < 0 ? remote : remote.slice(0, colon)).replace(/^\[|\]$/g, '')
 }

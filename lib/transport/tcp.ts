@@ -14,6 +14,8 @@ export class TcpConnection implements Connection {
   readonly transport = 'tcp' as const
   readonly headroom = 0 // a byte stream: nothing to put in front
   readonly maxMessageBytes = 0 // nor any message to keep small
+  readonly accessToken = '' // no URL to carry one
+  readonly certificateName = ''
   readonly remote: string
   private readonly socket: net.Socket
   private readonly options: TcpOptions

@@ -21,6 +21,11 @@ export interface WebSocketOptions {
   /** ms to wait for the close handshake before dropping the socket. */
   closeTimeout: number
   onConnection(connection: Connection): void
+  /**
+   * Whether an upgrade may go ahead: null, or the HTTP status line it is refused with (a foreign
+   * Origin, too many connections), before any WebSocket or STOMP exists.
+   */
+  admit(request: IncomingMessage): string | null
   /** Runs before the HTTP server stops: say goodbye to clients while they can still hear it. */
   onShutdown(): Promise<void>
 }
@@ -45,6 +50,7 @@ const CLOSE_CODES: Record<CloseReason, number> = {
   'connect-timeout': 1000,
   'slow-consumer': 1008,
   'shutdown': 1001,
+  'token-expired': 1008,
 }
 
 /**
@@ -107,6 +113,8 @@ export class WsConnection implements Connection {
   readonly transport = 'ws' as const
   readonly headroom = MAX_SERVER_HEADER
   listener: ConnectionListener | null = null
+  readonly accessToken: string
+  readonly certificateName = ''
   private readonly ws: StompSocket
   /** The socket under `ws`: frames are written to it directly; also read for `remote`. */
   private readonly socket: Socket
@@ -115,10 +123,11 @@ export class WsConnection implements Connection {
   private closeReason: CloseReason | null = null
   private afterWrite: (() => void) | null = null
 
-  constructor(ws: StompSocket, socket: Socket, options: ConnectionOptions) {
+  constructor(ws: StompSocket, socket: Socket, options: ConnectionOptions, accessToken = '') {
     this.ws = ws
     this.socket = socket
     this.options = options
+    this.accessToken = accessToken
     ws.connection = this
     ws.binaryType = 'nodebuffer'
     // ws closes the socket itself after a protocol error (with 1002, 1009, ...); the event
@@ -238,6 +247,12 @@ export class WsConnection implements Connection {
   }
 }
 
+/** `access_token` from an upgrade URL's query: browsers cannot set headers on a WebSocket. */
+function accessTokenOf(url: string | undefined): string {
+  if (url === undefined || !url.includes('access_token=')) return ''
+  return new URL(url, 'http://localhost').searchParams.get('access_token') ?? ''
+}
+
 /** How a plain HTTP request to a WebSocket path is answered. */
 const UPGRADE_REQUIRED = {
   error: 'Upgrade Required',
@@ -264,12 +279,14 @@ async function stompWebSocket(fastify: FastifyInstance, options: WebSocketOption
   })
   const paths = new Set(options.paths)
   const accept = (ws: WebSocket, request: IncomingMessage): void => {
-    options.onConnection(new WsConnection(ws as StompSocket, request.socket, options))
+    options.onConnection(new WsConnection(ws as StompSocket, request.socket, options, accessTokenOf(request.url)))
   }
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const query = request.url?.indexOf('?') ?? -1
     const path = query < 0 ? request.url : request.url!.slice(0, query)
     if (path === undefined || !paths.has(path)) return refuseUpgrade(socket, '404 Not Found')
+    const refusal = options.admit(request)
+    if (refusal !== null) return refuseUpgrade(socket, refusal)
     wss.handleUpgrade(request, socket, head, accept)
   }
   fastify.server.on('upgrade', onUpgrade)

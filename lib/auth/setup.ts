@@ -1,0 +1,59 @@
+// Builds what the configuration asks for: the authenticators (users file, JWT, an embedder's
+// hook), in that order, behind one AuthGate; none configured means anonymous access.
+import type { Logger } from 'pino'
+import type { StompdConfig } from '../config.js'
+import type { Authenticator, Credentials, Principal } from './authenticator.js'
+import { AuthGate } from './gate.js'
+import { JwtAuthenticator } from './jwt.js'
+import { UsersFileAuthenticator } from './users.js'
+
+/** What an embedder's `authenticate` hook may answer: a user (with roles), or no. */
+export interface HookPrincipal {
+  user: string
+  roles?: readonly string[]
+  /** Epoch ms when the session must end; 0 or absent = never. */
+  expiresAt?: number
+}
+
+/** createServer({ authenticate }): checks a CONNECT's login and passcode the embedder's way. */
+export type AuthenticateHook = (login: string, passcode: string, info: Omit<Credentials, 'login' | 'passcode'>) =>
+  Promise<HookPrincipal | null | false | undefined>
+
+export interface AuthSetup {
+  /** null: authentication is off. */
+  gate: AuthGate | null
+  /** The users file, for SIGHUP to re-read; null without one. */
+  users: UsersFileAuthenticator | null
+}
+
+export async function setUpAuth(config: StompdConfig, hook: AuthenticateHook | undefined, logger: Logger): Promise<AuthSetup> {
+  const authenticators: Authenticator[] = []
+  const users = config.users === '' ? null : new UsersFileAuthenticator(config.users)
+  if (users !== null) authenticators.push(users)
+  if (config.jwtSecret !== '' || config.jwtPublicKey !== '' || config.jwtJwks !== '') {
+    authenticators.push(await JwtAuthenticator.create({
+      secretFile: config.jwtSecret || undefined,
+      publicKeyFile: config.jwtPublicKey || undefined,
+      jwksUrl: config.jwtJwks || undefined,
+      issuer: config.jwtIssuer || undefined,
+      audience: config.jwtAudience || undefined,
+    }))
+  }
+  if (hook !== undefined) authenticators.push(hookAuthenticator(hook))
+  if (authenticators.length === 0) {
+    logger.warn('authentication is off: anyone who reaches the broker may connect, publish and subscribe (configure --users, --jwt-secret, --jwt-public-key or --jwt-jwks)')
+    return { gate: null, users: null }
+  }
+  return { gate: new AuthGate(authenticators, logger), users }
+}
+
+function hookAuthenticator(hook: AuthenticateHook): Authenticator {
+  return {
+    async authenticate(credentials: Credentials): Promise<Principal | null> {
+      const { login, passcode, ...info } = credentials
+      const answer = await hook(login, passcode, info)
+      if (answer === null || answer === false || answer === undefined || typeof answer.user !== 'string' || answer.user === '') return null
+      return { user: answer.user, roles: answer.roles ?? [], expiresAt: answer.expiresAt ?? 0 }
+    },
+  }
+}
