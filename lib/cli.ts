@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   const running = server
-  process.stdout.write(`stompd listening ws=${addresses.ws}${addresses.tcp === null ? '' : ` tcp=${addresses.tcp}`}\n`)
+  const wsName = addresses.ws.startsWith('wss:') ? 'wss' : 'ws'
+  process.stdout.write(`stompd listening ${wsName}=${addresses.ws}${addresses.tcp === null ? '' : ` tcp=${addresses.tcp}`}${addresses.tls === null ? '' : ` tls=${addresses.tls}`}\n`)
 
   let stopping = false
   const stop = (signal: string): void => {
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
-  // SIGHUP re-reads the users file and the ACL; a broken one is logged and the old one kept.
+  // SIGHUP re-reads the users file, the ACL and the TLS certificate; a broken one is logged and the old one kept.
   process.on('SIGHUP', () => {
     try {
       running.reload()

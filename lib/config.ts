@@ -31,6 +31,14 @@ export interface StompdConfig {
   jwtAudience: string
   /** Authorization rules (JSON); empty = every connected client may publish and subscribe anywhere. */
   acl: string
+  /** PEM certificate and key: with both, the HTTP port speaks HTTPS (wss://) and STOMP over TLS listens on tlsPort. */
+  tlsCert: string
+  tlsKey: string
+  /** STOMP over TLS port; 0 picks a free one; 'off' = none even with a certificate. */
+  tlsPort: number | 'off'
+  /** CA bundle for client certificates; with tlsClientAuth `optional` or `required`. */
+  tlsCa: string
+  tlsClientAuth: 'none' | 'optional' | 'required'
   /** Origins a browser's WebSocket upgrade may come from (comma list, `*` any); empty = any. */
   allowedOrigins: string
   /** Connections at once, in all and per remote address; 0 = unlimited. */
@@ -95,6 +103,11 @@ export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
   jwtIssuer: '',
   jwtAudience: '',
   acl: '',
+  tlsCert: '',
+  tlsKey: '',
+  tlsPort: 61614,
+  tlsCa: '',
+  tlsClientAuth: 'none',
   allowedOrigins: '',
   maxConnections: 0,
   maxConnectionsPerIp: 0,
@@ -186,6 +199,11 @@ const PARSERS: { [K in Key]: Parser<K> } = {
   jwtIssuer: text,
   jwtAudience: text,
   acl: text,
+  tlsCert: text,
+  tlsKey: text,
+  tlsPort: (raw, where) => (raw === 'off' || raw === false ? 'off' : port(raw, where)),
+  tlsCa: text,
+  tlsClientAuth: oneOf(['none', 'optional', 'required'] as const),
   allowedOrigins: text,
   maxConnections: integer(0),
   maxConnectionsPerIp: integer(0),
@@ -313,6 +331,7 @@ export const USAGE = `Usage: stompd [options]
   --users <file>            users file (stompd passwd FILE USER writes it)
   --jwt-secret <file>       HS256 secret for JWTs; or --jwt-public-key <pem>, --jwt-jwks <url>
   --acl <file>              who may publish and subscribe where
+  --tls-cert <pem> --tls-key <pem>  wss:// on the HTTP port and STOMP over TLS on --tls-port (default ${DEFAULTS.tlsPort})
   (without --users, --jwt-* or an authenticate hook anyone may connect)
   --config <file>           JSON config file (keys as below, camelCase or kebab-case)
   --log-level <level>       fatal, error, warn, info, debug, trace or silent (default ${DEFAULTS.logLevel})

@@ -2,7 +2,8 @@
 // the session context, the WebSocket route (Fastify) and the TCP listener together.
 import type { AddressInfo } from 'node:net'
 import type net from 'node:net'
-import Fastify, { LogController } from 'fastify'
+import type tls from 'node:tls'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import pino, { type Logger } from 'pino'
 import { Broker } from './broker/broker.js'
 import { MemoryStore } from './store/memory.js'
@@ -21,7 +22,8 @@ import { setUpAuth, type AuthenticateHook } from './auth/setup.js'
 import type { UsersFileAuthenticator } from './auth/users.js'
 import { Admission } from './transport/admission.js'
 import type { Connection } from './transport/connection.js'
-import { createTcpServer } from './transport/tcp.js'
+import { createTcpServer, createTlsServer } from './transport/tcp.js'
+import { readTlsOptions, type TlsFiles } from './transport/tls.js'
 import { webSocketTransport } from './transport/websocket.js'
 import { VERSION } from './version.js'
 
@@ -33,14 +35,17 @@ export type ServerOptions = Partial<StompdConfig> & {
 }
 
 export interface ListenAddresses {
-  /** `ws://host:port/ws` */
+  /** `ws://host:port/ws`, or `wss://` with TLS */
   ws: string
-  /** `http://host:port` */
+  /** `http://host:port`, or `https://` with TLS */
   http: string
   /** `host:port`, or null when the TCP listener is off. */
   tcp: string | null
   port: number
   tcpPort: number | null
+  /** STOMP over TLS: `host:port`, or null without TLS. */
+  tls: string | null
+  tlsPort: number | null
 }
 
 export interface StompdServer {
@@ -53,7 +58,7 @@ export interface StompdServer {
   listen(): Promise<ListenAddresses>
   /** Stops accepting, sends ERROR `server shutting down` to every session, closes them and the listeners. */
   close(): Promise<void>
-  /** Re-reads what SIGHUP re-reads: the users file and the ACL. Throws (keeping the old ones) when one is broken. */
+  /** Re-reads what SIGHUP re-reads: the users file, the ACL and the TLS certificate. Throws (keeping the old ones) when one is broken. */
   reload(): void
 }
 
@@ -125,10 +130,18 @@ export function createServer(options: ServerOptions = {}): StompdServer {
   let users: UsersFileAuthenticator | null = null
   let addresses: ListenAddresses | null = null
   let tcpServer: net.Server | null = null
+  let tlsServer: tls.Server | null = null
   const closeTimeout = SHUTDOWN_GRACE_MS
 
+  const tlsFiles = tlsFilesOf(config)
+  const tlsOptions = tlsFiles === null ? null : readTlsOptions(tlsFiles)
   // Probes and scrapes every few seconds would drown the connection events in request lines.
-  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) })
+  // With a certificate the HTTP port speaks HTTPS, so WebSocket clients use wss://.
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    ...(tlsOptions === null ? {} : { https: tlsOptions }),
+  }) as unknown as FastifyInstance // the HTTPS server's type differs only in what we never touch
   const metrics = createMetrics({ broker, stats, openSessions: () => sessions.size })
   void app.register(httpApp, {
     metrics,
@@ -181,34 +194,34 @@ export function createServer(options: ServerOptions = {}): StompdServer {
 
     async listen(): Promise<ListenAddresses> {
       // Credentials files are read (and a bad one refused) before anyone can connect.
-      const auth = await setUpAuth(config, authenticate, logger)
+      const auth = await setUpAuth(config, authenticate, logger, tlsFiles !== null && tlsFiles.clientAuth !== 'none')
       context.auth = auth.gate
       users = auth.users
       // Every stored message is back in its queue before the first client can connect.
       await broker.recover()
       await app.listen({ host: config.host, port: config.port })
       const httpAddress = app.server.address() as AddressInfo
+      const tcpOptions = { highWaterMark: config.highWaterMark, closeTimeout }
       let tcpPort: number | null = null
       if (config.tcpPort !== 'off') {
-        const server = createTcpServer({ highWaterMark: config.highWaterMark, closeTimeout }, accept)
-        tcpServer = server
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject)
-          server.listen({ host: config.host, port: config.tcpPort as number }, () => {
-            server.off('error', reject)
-            resolve()
-          })
-        })
-        server.on('error', (err) => logger.error({ err }, 'tcp listener error'))
-        tcpPort = (server.address() as AddressInfo).port
+        tcpServer = createTcpServer(tcpOptions, accept)
+        tcpPort = await listenOn(tcpServer, config.host, config.tcpPort, 'tcp', logger)
+      }
+      let tlsPort: number | null = null
+      if (tlsOptions !== null && config.tlsPort !== 'off') {
+        tlsServer = createTlsServer(tlsOptions, tcpOptions, accept)
+        tlsPort = await listenOn(tlsServer, config.host, config.tlsPort, 'tls', logger)
       }
       const host = formatHost(config.host)
+      const secure = tlsOptions === null ? '' : 's'
       addresses = {
-        ws: `ws://${host}:${httpAddress.port}/ws`,
-        http: `http://${host}:${httpAddress.port}`,
+        ws: `ws${secure}://${host}:${httpAddress.port}/ws`,
+        http: `http${secure}://${host}:${httpAddress.port}`,
         tcp: tcpPort === null ? null : `${host}:${tcpPort}`,
         port: httpAddress.port,
         tcpPort,
+        tls: tlsPort === null ? null : `${host}:${tlsPort}`,
+        tlsPort,
       }
       return addresses
     },
@@ -217,12 +230,18 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       users?.reload()
       // Sessions make their decisions again on their next check.
       if (config.acl !== '') context.acl = readAclFile(config.acl)
+      if (tlsFiles !== null) {
+        // New handshakes use the new certificate; connections already open keep theirs.
+        const renewed = readTlsOptions(tlsFiles)
+        ;(app.server as unknown as tls.Server).setSecureContext(renewed)
+        tlsServer?.setSecureContext(renewed)
+      }
     },
 
     async close(): Promise<void> {
       if (closing) return
       closing = true
-      const tcpClosed = tcpServer === null ? Promise.resolve() : new Promise<void>((resolve) => tcpServer!.close(() => resolve()))
+      const tcpClosed = Promise.all([tcpServer, tlsServer].map((server) => server === null ? undefined : new Promise<void>((resolve) => server.close(() => resolve()))))
       // Fastify's preClose hook (the WebSocket plugin's) shuts every session down, TCP ones included.
       await app.close()
       await shutdownSessions()
@@ -238,6 +257,27 @@ export function createServer(options: ServerOptions = {}): StompdServer {
 function openStore(config: StompdConfig): Store {
   if (config.store === 'memory') return new MemoryStore()
   return SqliteStore.open({ path: config.store.slice('sqlite:'.length), synchronous: config.storeSync, commitInterval: config.storeCommitInterval })
+}
+
+/** The TLS files the configuration names, or null without TLS; half a pair is a configuration error. */
+function tlsFilesOf(config: StompdConfig): TlsFiles | null {
+  if (config.tlsCert === '' && config.tlsKey === '') return null
+  if (config.tlsCert === '' || config.tlsKey === '') throw new ConfigError('--tls-cert and --tls-key go together: give both, or neither')
+  if (config.tlsClientAuth !== 'none' && config.tlsCa === '') throw new ConfigError(`--tls-client-auth ${config.tlsClientAuth} needs --tls-ca, the CA client certificates must chain to`)
+  return { cert: config.tlsCert, key: config.tlsKey, ca: config.tlsCa, clientAuth: config.tlsClientAuth }
+}
+
+/** Listens; resolves with the port bound (`port` 0 picks one). */
+async function listenOn(server: net.Server, host: string, port: number, name: string, logger: Logger): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ host, port }, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  server.on('error', (err) => logger.error({ err }, `${name} listener error`))
+  return (server.address() as AddressInfo).port
 }
 
 /** The origins --allowed-origins names, lower-cased; null when any origin may connect. */

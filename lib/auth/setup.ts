@@ -26,7 +26,8 @@ export interface AuthSetup {
   users: UsersFileAuthenticator | null
 }
 
-export async function setUpAuth(config: StompdConfig, hook: AuthenticateHook | undefined, logger: Logger): Promise<AuthSetup> {
+/** `certificates`: TLS client certificates are asked for, so a verified one's CN can name the user. */
+export async function setUpAuth(config: StompdConfig, hook: AuthenticateHook | undefined, logger: Logger, certificates = false): Promise<AuthSetup> {
   const authenticators: Authenticator[] = []
   const users = config.users === '' ? null : new UsersFileAuthenticator(config.users)
   if (users !== null) authenticators.push(users)
@@ -40,11 +41,20 @@ export async function setUpAuth(config: StompdConfig, hook: AuthenticateHook | u
     }))
   }
   if (hook !== undefined) authenticators.push(hookAuthenticator(hook))
+  // Last: credentials given in CONNECT speak first; a certificate alone still names its holder.
+  if (certificates) authenticators.push(CERTIFICATE_AUTHENTICATOR)
   if (authenticators.length === 0) {
     logger.warn('authentication is off: anyone who reaches the broker may connect, publish and subscribe (configure --users, --jwt-secret, --jwt-public-key or --jwt-jwks)')
     return { gate: null, users: null }
   }
   return { gate: new AuthGate(authenticators, logger), users }
+}
+
+/** The CN of a client certificate that verified against --tls-ca is the user, with no roles. */
+const CERTIFICATE_AUTHENTICATOR: Authenticator = {
+  async authenticate(credentials: Credentials): Promise<Principal | null> {
+    return credentials.certificateName === '' ? null : { user: credentials.certificateName, roles: [], expiresAt: 0 }
+  },
 }
 
 function hookAuthenticator(hook: AuthenticateHook): Authenticator {

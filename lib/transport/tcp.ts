@@ -1,6 +1,8 @@
-// STOMP over plain TCP: a net.Server whose sockets become Connections.
+// STOMP over TCP, plain or TLS: a server whose sockets become Connections.
 import net from 'node:net'
+import tls from 'node:tls'
 import type { CloseReason, Connection, ConnectionListener } from './connection.js'
+import { certificateNameOf } from './tls.js'
 
 export interface TcpOptions {
   /** Outbound bytes buffered per socket before write() reports backpressure. */
@@ -15,7 +17,7 @@ export class TcpConnection implements Connection {
   readonly headroom = 0 // a byte stream: nothing to put in front
   readonly maxMessageBytes = 0 // nor any message to keep small
   readonly accessToken = '' // no URL to carry one
-  readonly certificateName = ''
+  readonly certificateName: string
   readonly remote: string
   private readonly socket: net.Socket
   private readonly options: TcpOptions
@@ -26,6 +28,7 @@ export class TcpConnection implements Connection {
     this.socket = socket
     this.options = options
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`
+    this.certificateName = certificateNameOf(socket)
     // We coalesce frames per event-loop turn ourselves; Nagle would only add latency.
     socket.setNoDelay(true)
     socket.setKeepAlive(true, 60_000)
@@ -105,3 +108,13 @@ export function createTcpServer(options: TcpOptions, onConnection: (connection: 
   return server
 }
 
+/** STOMP over TLS (--tls-port): the same connections, on a TLS socket. */
+export function createTlsServer(options: tls.TlsOptions, tcp: TcpOptions, onConnection: (connection: Connection) => void): tls.Server {
+  const server = tls.createServer({ ...options, highWaterMark: tcp.highWaterMark }, (socket) => {
+    onConnection(new TcpConnection(socket, tcp))
+  })
+  // A handshake that fails (no certificate where one is required, a plain-text client) is the
+  // client's problem; it must not surface as a server error.
+  server.on('tlsClientError', () => {})
+  return server
+}

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { CloseReason, Connection, ConnectionListener } from './connection.js'
+import { certificateNameOf } from './tls.js'
 
 export interface WebSocketOptions {
   paths: readonly string[]
@@ -114,7 +115,7 @@ export class WsConnection implements Connection {
   readonly headroom = MAX_SERVER_HEADER
   listener: ConnectionListener | null = null
   readonly accessToken: string
-  readonly certificateName = ''
+  readonly certificateName: string
   private readonly ws: StompSocket
   /** The socket under `ws`: frames are written to it directly; also read for `remote`. */
   private readonly socket: Socket
@@ -128,6 +129,7 @@ export class WsConnection implements Connection {
     this.socket = socket
     this.options = options
     this.accessToken = accessToken
+    this.certificateName = certificateNameOf(socket)
     ws.connection = this
     ws.binaryType = 'nodebuffer'
     // ws closes the socket itself after a protocol error (with 1002, 1009, ...); the event

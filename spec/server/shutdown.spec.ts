@@ -127,7 +127,7 @@ t.test('the stompd command prints its listeners, serves both ports, and on SIGTE
   const match = /^stompd listening ws=(ws:\/\/127\.0\.0\.1:(\d+)\/ws) tcp=(127\.0\.0\.1:(\d+))$/.exec(line)
   t.ok(match, `the line names both listeners: ${line}`)
   const [, ws, port, tcp, tcpPort] = match!
-  const addresses: ListenAddresses = { ws: ws!, tcp: tcp!, http: `http://127.0.0.1:${port}`, port: Number(port), tcpPort: Number(tcpPort) }
+  const addresses: ListenAddresses = { ws: ws!, tcp: tcp!, http: `http://127.0.0.1:${port}`, port: Number(port), tcpPort: Number(tcpPort), tls: null, tlsPort: null }
   t.not(addresses.port, 0)
   t.not(addresses.tcpPort, 0)
   t.not(addresses.port, addresses.tcpPort)
