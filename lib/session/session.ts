@@ -111,7 +111,11 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   principal: Principal | null = null
   /** This session's --acl decisions, made again when the rules are replaced. */
   private aclDecisions: AclDecisions | null = null
-  /** Frames that arrived while CONNECT's credentials were being checked, taken in after. */
+  /**
+   * Frames that arrived while reading is paused (CONNECT's credentials being checked, or the
+   * publish rate exceeded), taken in, in order, when it resumes. Pausing the socket stops the
+   * next read, not the frames of one already taken in: they wait here.
+   */
   private held: Frame[] | null = null
   /** --max-publish-rate's bucket (null without a limit), and the timer that resumes reading. */
   private readonly publishRate: PublishRate | null
@@ -212,9 +216,8 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
 
   onFrame(frame: Frame): void {
     if (this.state >= State.Closing) return
-    if (this.state === State.Authenticating) {
-      // The socket is paused: at most what had already arrived waits here.
-      this.held!.push(frame)
+    if (this.held !== null) {
+      this.held.push(frame)
       return
     }
     this.handlers.handle(frame)
@@ -244,16 +247,12 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     if (auth === null) return this.accept(frame, version, null)
     // Credentials are checked asynchronously: stop reading, and hold what already came.
     this.state = State.Authenticating
-    this.held = []
-    this.connection.pause()
+    this.pauseReading()
     auth.check(credentialsOf(frame, this.connection)).then((principal) => {
       if (this.state !== State.Authenticating) return // the client left meanwhile
       if (principal === null) return this.fail(new StompError('authentication-failed', 'the credentials given were not accepted'))
       this.accept(frame, version, principal)
-      const held = this.held!
-      this.held = null
-      this.connection.resume()
-      for (const frame of held) this.onFrame(frame)
+      this.resumeReading()
     }).catch((err: unknown) => this.internalError(err))
   }
 
@@ -433,11 +432,34 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     if (wait === 0 || this.rateTimer !== null) return
     const refused = this.context.stats.refused
     refused['publish-rate'] = (refused['publish-rate'] ?? 0) + 1
-    this.connection.pause()
+    this.pauseReading()
     this.rateTimer = setTimeout(() => {
       this.rateTimer = null
-      if (this.state < State.Closing) this.connection.resume()
+      if (this.state < State.Closing) this.resumeReading()
     }, wait)
+  }
+
+  /** Stops reading: the socket is paused, and frames already read wait in `held`. */
+  private pauseReading(): void {
+    this.held ??= []
+    this.connection.pause()
+  }
+
+  /** Takes in the frames held, in order, then reads again — unless one of them paused reading anew. */
+  private resumeReading(): void {
+    const held = this.held ?? []
+    this.held = null
+    for (let i = 0; i < held.length; i++) {
+      // onFrame may pause reading again (the publish rate): TypeScript cannot see that.
+      const pausedAgain = this.held as Frame[] | null
+      if (pausedAgain !== null) {
+        // The rest keep waiting, ahead of anything read later.
+        pausedAgain.unshift(...held.slice(i))
+        return
+      }
+      this.onFrame(held[i]!)
+    }
+    if ((this.held as Frame[] | null) === null && this.state < State.Closing) this.connection.resume()
   }
 
   /** Unsubscribes: stops deliveries, then returns unacked messages for redelivery. */
