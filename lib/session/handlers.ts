@@ -379,11 +379,12 @@ export class FrameHandlers {
       this.session.fail(destination, receipt)
       return null
     }
+    // Access first: whether a queue exists is nothing to tell a client that may not use it.
+    if (this.permitted(destination, use, receipt) === null) return null
     if (destination.mustExist === true && !this.session.broker.hasQueue(destination.name)) {
       this.session.fail(new StompError('not-found', `NOT_FOUND - no queue '${destination.name}'\n`), receipt)
       return null
     }
-    if (this.permitted(destination, use, receipt) === null) return null
     if (use === 'send') {
       this.lastSendDestination = value
       this.lastSendParsed = destination
@@ -399,7 +400,8 @@ export class FrameHandlers {
    */
   private permitted(destination: Destination, use: DestinationUse, receipt: string | undefined): Destination | null {
     const session = this.session
-    if (session.context.acl === null) return destination
+    // A reply queue's name is an invitation: whoever holds it was sent it in a reply-to.
+    if (session.context.acl === null || destination.kind === 'reply-queue') return destination
     const name = formatDestination(destination)
     const action = use === 'send' ? 'publish' : 'subscribe'
     if (session.allows(action, name)) return destination
