@@ -194,7 +194,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
 
     async listen(): Promise<ListenAddresses> {
       // Credentials files are read (and a bad one refused) before anyone can connect.
-      const auth = await setUpAuth(config, authenticate, logger, tlsFiles !== null && tlsFiles.clientAuth !== 'none')
+      const auth = await setUpAuth(config, authenticate, logger, tlsFiles?.clientAuth ?? 'none')
       context.auth = auth.gate
       users = auth.users
       // Every stored message is back in its queue before the first client can connect.

@@ -6,17 +6,26 @@ import type { Authenticator, Credentials, Principal } from './authenticator.js'
 import { addressOf } from '../transport/connection.js'
 import { FailureThrottle } from './throttle.js'
 
+/** What check() answers a client no authenticator knows when anonymous clients are let in. */
+export const ANONYMOUS: Principal = Object.freeze({ user: '', roles: [], expiresAt: 0 })
+
 export class AuthGate {
   private readonly authenticators: readonly Authenticator[]
+  /** A client no authenticator knows comes in as ANONYMOUS instead of being refused. */
+  private readonly anonymousFallback: boolean
   private readonly throttle = new FailureThrottle()
   private readonly logger: Logger
 
-  constructor(authenticators: readonly Authenticator[], logger: Logger) {
+  constructor(authenticators: readonly Authenticator[], logger: Logger, anonymousFallback = false) {
     this.authenticators = authenticators
     this.logger = logger
+    this.anonymousFallback = anonymousFallback
   }
 
-  /** The principal the credentials prove, or null (after a delay that grows with each failure from the same address). */
+  /**
+   * The principal the credentials prove; ANONYMOUS when none does and anonymous clients are let
+   * in; else null (after a delay that grows with each failure from the same address).
+   */
   async check(credentials: Credentials): Promise<Principal | null> {
     const address = addressOf(credentials.remote)
     const delay = this.throttle.delayFor(address)
@@ -32,6 +41,7 @@ export class AuthGate {
       this.logger.error({ err, remote: credentials.remote }, 'authentication could not be checked')
       return null
     }
+    if (principal === null && this.anonymousFallback) return ANONYMOUS
     if (principal === null) {
       this.throttle.failed(address)
       this.logger.warn({ remote: credentials.remote, transport: credentials.transport, login: credentials.login }, 'authentication failed')

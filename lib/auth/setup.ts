@@ -26,8 +26,14 @@ export interface AuthSetup {
   users: UsersFileAuthenticator | null
 }
 
-/** `certificates`: TLS client certificates are asked for, so a verified one's CN can name the user. */
-export async function setUpAuth(config: StompdConfig, hook: AuthenticateHook | undefined, logger: Logger, certificates = false): Promise<AuthSetup> {
+/**
+ * `certificates`: whether TLS client certificates are asked for, so that a verified one's CN can
+ * name the user. `required` makes them a way in like any other: a client with none needs other
+ * credentials. `optional` only names the holder: without other authentication configured, a
+ * client with no certificate still comes in, anonymous.
+ */
+export async function setUpAuth(config: StompdConfig, hook: AuthenticateHook | undefined, logger: Logger,
+  certificates: 'none' | 'optional' | 'required' = 'none'): Promise<AuthSetup> {
   const authenticators: Authenticator[] = []
   const users = config.users === '' ? null : new UsersFileAuthenticator(config.users)
   if (users !== null) authenticators.push(users)
@@ -41,8 +47,13 @@ export async function setUpAuth(config: StompdConfig, hook: AuthenticateHook | u
     }))
   }
   if (hook !== undefined) authenticators.push(hookAuthenticator(hook))
+  const anonymous = authenticators.length === 0
   // Last: credentials given in CONNECT speak first; a certificate alone still names its holder.
-  if (certificates) authenticators.push(CERTIFICATE_AUTHENTICATOR)
+  if (certificates !== 'none') authenticators.push(CERTIFICATE_AUTHENTICATOR)
+  if (anonymous && certificates === 'optional') {
+    logger.warn('authentication is off for clients without a certificate: they may connect, publish and subscribe anonymously (configure --users or --jwt-*)')
+    return { gate: new AuthGate(authenticators, logger, true), users: null }
+  }
   if (authenticators.length === 0) {
     logger.warn('authentication is off: anyone who reaches the broker may connect, publish and subscribe (configure --users, --jwt-secret, --jwt-public-key or --jwt-jwks)')
     return { gate: null, users: null }

@@ -23,7 +23,8 @@ import { ReceiptQueue, type ReceiptSink } from './receipts.js'
 import { negotiateHeartBeat, negotiateVersion, SUPPORTED_VERSIONS_HEADER, type HeartBeat } from './negotiate.js'
 import { UnackedDeliveries } from './acks.js'
 import { PublishRate } from './publish-rate.js'
-import type { AuthGate } from '../auth/gate.js'
+import { ANONYMOUS, type AuthGate } from '../auth/gate.js'
+import { tokenFromAuthorization } from '../auth/jwt.js'
 import type { Credentials, Principal } from '../auth/authenticator.js'
 import { AclDecisions, type Acl, type AclAction } from '../auth/acl.js'
 import type { ClientSubscription } from './subscription.js'
@@ -251,7 +252,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     auth.check(credentialsOf(frame, this.connection)).then((principal) => {
       if (this.state !== State.Authenticating) return // the client left meanwhile
       if (principal === null) return this.fail(new StompError('authentication-failed', 'the credentials given were not accepted'))
-      this.accept(frame, version, principal)
+      this.accept(frame, version, principal === ANONYMOUS ? null : principal)
       this.resumeReading()
     }).catch((err: unknown) => this.internalError(err))
   }
@@ -508,6 +509,11 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     if (this.state >= State.Closing) return
     this.state = State.Closing
     this.decoder.stop()
+    // A paused socket would never read the peer's side of the close handshake.
+    if (this.held !== null) {
+      this.held = null
+      this.connection.resume()
+    }
     this.release()
     this.flush()
     this.connection.close(reason)
@@ -609,15 +615,10 @@ function credentialsOf(frame: Frame, connection: Connection): Credentials {
   return {
     login: getHeader(frame, 'login') ?? '',
     passcode: getHeader(frame, 'passcode') ?? '',
-    bearer: bearerToken(getHeader(frame, 'authorization')) || connection.accessToken,
+    // Header names are case-sensitive in STOMP; clients write this one as HTTP does.
+    bearer: tokenFromAuthorization(getHeader(frame, 'Authorization') ?? getHeader(frame, 'authorization')) || connection.accessToken,
     certificateName: connection.certificateName,
     remote: connection.remote,
     transport: connection.transport,
   }
-}
-
-/** The token of an `Authorization: Bearer <token>` header; '' for none or another scheme. */
-function bearerToken(value: string | undefined): string {
-  const match = value === undefined ? null : /^\s*bearer\s+(\S+)\s*$/i.exec(value)
-  return match === null ? '' : match[1]!
 }
