@@ -1,11 +1,12 @@
 // JWT authentication: a CONNECT's bearer token (or its passcode) checked against one key source —
-// an HS256 secret file, a PEM public key or certificate, or a remote JWKS — with jose. A token
+// an HS256 secret file (hs256.ts), a PEM public key or certificate, or a remote JWKS (jose). A token
 // that does not prove a user resolves null; only a JWKS that cannot be fetched rejects, so the
 // gate can log why nobody gets in.
-import { X509Certificate, createPublicKey, webcrypto, type KeyObject } from 'node:crypto'
+import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
 import type { Authenticator, Credentials, Principal } from './authenticator.js'
+import { verifyHs256, type Hs256Claims } from './hs256.js'
 
 /** Where the verification key comes from (exactly one of the three) and which claims must match. */
 export interface JwtOptions {
@@ -54,11 +55,13 @@ const JWKS_ALGORITHMS: readonly string[] = ['RS256', 'PS256', 'ES256', 'EdDSA', 
 /** RFC 7518 §3.3: RSA keys below 2048 bits are refused (jose would refuse them at every check). */
 const MIN_RSA_BITS = 2048
 
-type VerificationKey = webcrypto.CryptoKey | KeyObject | JWTVerifyGetKey
+/** An HS256 secret's bytes (checked by hs256.ts), a public key, or a JWKS resolver (checked by jose). */
+type VerificationKey = Buffer | KeyObject | JWTVerifyGetKey
 
 export class JwtAuthenticator implements Authenticator {
   private readonly key: VerificationKey
   private readonly verifyOptions: JWTVerifyOptions
+  private readonly hs256Claims: Hs256Claims
 
   private constructor(key: VerificationKey, algorithms: readonly string[], options: JwtOptions) {
     this.key = key
@@ -71,6 +74,7 @@ export class JwtAuthenticator implements Authenticator {
     if (options.issuer !== undefined) verifyOptions.issuer = options.issuer
     if (options.audience !== undefined) verifyOptions.audience = options.audience
     this.verifyOptions = verifyOptions
+    this.hs256Claims = { issuer: options.issuer, audience: options.audience, clockTolerance: CLOCK_TOLERANCE_S }
   }
 
   /** Validates the options and reads the key file (once); throws a readable Error for a bad configuration. */
@@ -103,7 +107,11 @@ export class JwtAuthenticator implements Authenticator {
     const token = credentials.bearer !== '' ? credentials.bearer : credentials.passcode
     if (token === '') return null
     let payload: Record<string, unknown>
-    try {
+    if (Buffer.isBuffer(this.key)) {
+      const verified = verifyHs256(token, this.key, this.hs256Claims)
+      if (verified === null) return null
+      payload = verified
+    } else try {
       const key = this.key
       // Two calls only because jwtVerify's overloads split a static key from a key resolver.
       const result = typeof key === 'function' ? await jwtVerify(token, key, this.verifyOptions) : await jwtVerify(token, key, this.verifyOptions)
@@ -145,7 +153,7 @@ function rolesOf(claim: unknown): string[] {
   return roles
 }
 
-async function readSecret(path: string): Promise<webcrypto.CryptoKey> {
+async function readSecret(path: string): Promise<Buffer> {
   let bytes: Buffer
   try {
     bytes = await readFile(path)
@@ -157,8 +165,7 @@ async function readSecret(path: string): Promise<webcrypto.CryptoKey> {
   if (end > 0 && bytes[end - 1] === 0x0a) end--
   if (end > 0 && bytes[end - 1] === 0x0d && end === bytes.length - 1) end--
   if (end === 0) throw new Error(`jwt: secretFile ${path} is empty`)
-  // Imported once as a non-extractable key rather than re-imported from bytes at every check.
-  return webcrypto.subtle.importKey('raw', bytes.subarray(0, end), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+  return Buffer.from(bytes.subarray(0, end))
 }
 
 async function readPublicKey(path: string): Promise<KeyObject> {
