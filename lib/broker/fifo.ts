@@ -52,17 +52,35 @@ export class Fifo<T> {
     return this.items[(this.head + index) & (this.items.length - 1)]
   }
 
-  /** Inserts keeping the queue sorted by `key` ascending, scanning from the head (inserts near it are cheap). */
+  /**
+   * Inserts into a queue sorted by `key` ascending, keeping it sorted: the place is found by
+   * binary search, and the shorter side moves over by one. (A consumer leaving with thousands of
+   * unacked messages returns them one by one, each into the middle: scanning from the head and
+   * moving the whole tail made that quadratic.)
+   */
   insertSorted(item: T, key: (item: T) => number): void {
     const k = key(item)
-    let index = 0
-    while (index < this.count && key(this.at(index)!) < k) index++
+    let low = 0
+    let high = this.count
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (key(this.at(middle)!) < k) low = middle + 1
+      else high = middle
+    }
+    const index = low
     if (index === 0) return this.unshift(item)
     if (index === this.count) return this.push(item)
-    const rest: T[] = []
-    while (this.count > index) rest.push(this.pop()!)
-    this.push(item)
-    for (let i = rest.length - 1; i >= 0; i--) this.push(rest[i]!)
+    if (this.count === this.items.length) this.grow()
+    const mask = this.items.length - 1
+    if (index < this.count - index) {
+      // Move the head side one slot toward the front.
+      this.head = (this.head - 1) & mask
+      for (let i = 0; i < index; i++) this.items[(this.head + i) & mask] = this.items[(this.head + i + 1) & mask]
+    } else {
+      for (let i = this.count; i > index; i--) this.items[(this.head + i) & mask] = this.items[(this.head + i - 1) & mask]
+    }
+    this.items[(this.head + index) & mask] = item
+    this.count++
   }
 
   pop(): T | undefined {
