@@ -2,7 +2,7 @@
 // running) and the raw-ws ceiling, in one go, so every ratio is measured within one run.
 //
 //   npm run bench -- brokers [--quick] [--json]          (the whole suite)
-//   npm run bench -- fanout | queue | persistent | latency | idle | large
+//   npm run bench -- fanout | queue | persistent | latency | idle | large | security
 //
 // Full: each figure is the median of 3 runs of 10 s per broker (about half an hour in all);
 // --quick: one 2 s run per broker and 1,000 idle connections instead of 19,000 (CI: the suite
@@ -13,6 +13,10 @@
 // the one with the default 8 KiB cap, for the target "capped ≥ 0.85× uncapped".
 // STOMPD_BENCH_WS_MAX_MESSAGE_BYTES=<bytes> gives the `stompd` contender (in every figure) another
 // cap, e.g. 0 (one frame per message) or 65536, to compare by hand; the uncapped one keeps 1 GiB.
+//
+// The security figures (security.ts) run one more stompd, "stompd secured" (--jwt-secret and a
+// 50-rule --acl, every load client with its own JWT: load/secured.ts), against plain stompd:
+// fan-out ×100 and queue 4×4 with the target secured ≥ 0.95× plain, and a connect storm, ≥ 0.8×.
 import type { BenchOptions } from './harness.js'
 import { runFigures } from './load/bench.js'
 import type { Figure, ScenarioOptions } from './load/figure.js'
@@ -22,6 +26,7 @@ import * as idle from './scenarios/idle.js'
 import * as large from './scenarios/large.js'
 import * as latency from './scenarios/latency.js'
 import * as queue from './scenarios/queue.js'
+import * as security from './security.js'
 
 // Latency first: after minutes of throughput figures this machine stays slower for a while, for
 // every contender and even in new processes (stompd's p99 at 1,000/s ×10 in a fresh load
@@ -33,6 +38,7 @@ export function figures(options: ScenarioOptions): Figure[] {
     ...latency.figures(options),
     ...fanout.figures(options),
     ...queue.figures(options),
+    ...security.figures(options), // stompd secured against plain stompd, right after the figures it repeats
     ...persistent.figures(options),
     ...large.figures(options),
     ...idle.figures(options),

@@ -29,9 +29,11 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   latency: () => import('./scenarios/latency.js'),
   large: () => import('./scenarios/large.js'),
   idle: () => import('./scenarios/idle.js'),
+  security: () => import('./security.js'), // JWT auth + a 50-rule ACL against plain stompd; connect storm (part of `brokers`)
   // stompd's RSS after a burst, with the system's malloc and with jemalloc.
   memory: () => import('./memory.js'),
   'frame-limit': () => import('./frame-limit.js'), // --max-frame-size 8/16/32 MiB under 20 MB abuse
+  abuse: () => import('./abuse.js'), // every attack at once against the default limits, a well-behaved client alongside
 }
 
 /** What `npm run bench` runs with no name: everything once. */

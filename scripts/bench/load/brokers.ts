@@ -4,6 +4,8 @@
 //   stompd-uncapped  the same stompd with no practical --ws-max-message-bytes cap: each
 //            connection's event-loop turn goes as one WebSocket message, as before the cap
 //            existed; the WebSocket fan-out figures measure the default cap against it
+//   stompd-secured  the same stompd with --jwt-secret and a 50-rule --acl (secured.ts); every
+//            load client CONNECTs with its own JWT; security.ts measures it against plain stompd
 //   rabbitmq an already-running RabbitMQ with the STOMP and Web-STOMP plugins; skipped, with a
 //            line saying why, when it is not reachable
 //   ceiling  the raw broadcast server (ceiling-server.ts), a child process
@@ -15,8 +17,9 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LoadConnection, type Endpoint, type Transport } from './client.js'
 import { cpuCount, findProcess, openFileLimit } from './cpu.js'
+import { prepareSecured } from './secured.js'
 
-export type BrokerKind = 'stompd' | 'stompd-uncapped' | 'rabbitmq' | 'ceiling'
+export type BrokerKind = 'stompd' | 'stompd-uncapped' | 'stompd-secured' | 'rabbitmq' | 'ceiling'
 
 /**
  * The cap `stompd-uncapped` runs with: 1 GiB, far more than a connection queues in one turn, so
@@ -200,7 +203,7 @@ function wsCap(kind: 'stompd' | 'stompd-uncapped'): { flags: string[], label: st
   return { flags: ['--ws-max-message-bytes', bytes], label: ` ws cap ${bytes}` }
 }
 
-async function startStompd(kind: 'stompd' | 'stompd-uncapped', store: StompdStore, allocator: Allocator, cleanup: Array<() => Promise<void>>): Promise<BrokerTarget> {
+async function startStompd(kind: 'stompd' | 'stompd-uncapped' | 'stompd-secured', store: StompdStore, allocator: Allocator, cleanup: Array<() => Promise<void>>): Promise<BrokerTarget> {
   const env: Record<string, string> = {}
   if (allocator === 'jemalloc') {
     const jemalloc = findJemalloc()
@@ -217,20 +220,31 @@ async function startStompd(kind: 'stompd' | 'stompd-uncapped', store: StompdStor
     flags.push('--store', `sqlite:${join(dir, 'stompd.db')}`)
     if (store === 'sqlite-full') flags.push('--store-sync', 'full')
   }
-  const cap = wsCap(kind)
+  // stompd secured gets the cap plain stompd gets: the two differ only by authentication and ACL.
+  const cap = wsCap(kind === 'stompd-uncapped' ? kind : 'stompd')
   flags.push(...cap.flags)
-  const name = `stompd${cap.label}`
+  // stompd secured: --jwt-secret and --acl files in a temp dir, and a token per load client.
+  let passcodes: string[] | null = null
+  if (kind === 'stompd-secured') {
+    const dir = mkdtempSync(join(tmpdir(), 'stompd-bench-secured-'))
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const secured = await prepareSecured(dir)
+    flags.push(...secured.flags)
+    passcodes = secured.passcodes
+  }
+  const secured = kind === 'stompd-secured' ? ' secured' : ''
+  const name = `stompd${cap.label}${secured}`
   const started = await startChild(name, [...stompdCommand(), ...flags], /stompd listening ws=(\S+) tcp=(\S+)/, env)
   cleanup.unshift(() => stopChild(started.child))
   const ws = started.match[1]!
   const tcp = `tcp://${started.match[2]!}`
   return {
     kind,
-    label: STORE_LABEL[store] + cap.label + (allocator === 'jemalloc' ? ' jemalloc' : ''),
+    label: STORE_LABEL[store] + cap.label + secured + (allocator === 'jemalloc' ? ' jemalloc' : ''),
     pid: started.child.pid ?? null,
     singleThreaded: true,
     maxConnections: Number.POSITIVE_INFINITY,
-    endpoint: (transport) => ({ transport, url: transport === 'ws' ? ws : tcp, stomp: true, connectHeaders: [['host', '127.0.0.1']] }),
+    endpoint: (transport) => ({ transport, url: transport === 'ws' ? ws : tcp, stomp: true, connectHeaders: [['host', '127.0.0.1']], ...(passcodes === null ? {} : { passcodes }) }),
     problem: childProblem(name, started),
   }
 }
@@ -305,9 +319,9 @@ export class Brokers {
   private readonly cache = new Map<string, Promise<Availability>>()
   private readonly cleanup: Array<() => Promise<void>> = []
 
-  /** stompd (capped or not) with the given store (and malloc), RabbitMQ, or the ceiling. */
+  /** stompd (capped or not, secured or not) with the given store (and malloc), RabbitMQ, or the ceiling. */
   get(kind: BrokerKind, store: StompdStore = 'memory', allocator: Allocator = 'system'): Promise<Availability> {
-    const key = kind === 'stompd' || kind === 'stompd-uncapped' ? `${kind}:${store}:${allocator}` : kind
+    const key = kind === 'stompd' || kind === 'stompd-uncapped' || kind === 'stompd-secured' ? `${kind}:${store}:${allocator}` : kind
     let found = this.cache.get(key)
     if (found === undefined) {
       found = this.start(kind, store, allocator)

@@ -22,6 +22,11 @@ export interface Endpoint {
   stomp: boolean
   /** Extra CONNECT headers: RabbitMQ needs `host:/` (its vhost) and `login`/`passcode`. */
   connectHeaders: Header[]
+  /**
+   * Per-client CONNECT passcodes (stompd secured: a JWT per user, see secured.ts): the
+   * connection of load client n sends passcodes[n % length]. Absent for every other broker.
+   */
+  passcodes?: readonly string[]
 }
 
 /** What a raw (ceiling) connection is: `pub` sends bytes to a channel, `sub` receives them. */
@@ -56,6 +61,8 @@ function socketOf(ws: WebSocket): net.Socket {
 export class LoadConnection {
   private readonly endpoint: Endpoint
   private readonly events: ConnectionEvents
+  /** Which load client this is (publisher slot, or publishers + subscriber slot): picks its passcode. */
+  private readonly client: number
   private ws: WebSocket | null = null
   private socket: net.Socket | null = null
   private readonly decoder: FrameDecoder
@@ -68,9 +75,10 @@ export class LoadConnection {
   /** The socket corked in this turn, uncorked at its end. */
   private corked: net.Socket | null = null
 
-  constructor(endpoint: Endpoint, events: ConnectionEvents) {
+  constructor(endpoint: Endpoint, events: ConnectionEvents, client = 0) {
     this.endpoint = endpoint
     this.events = events
+    this.client = client
     this.decoder = new FrameDecoder({
       onFrame: (frame) => this.frame(frame),
       onHeartbeat: () => {},
@@ -107,6 +115,9 @@ export class LoadConnection {
           return
         }
         const headers: Header[] = [['accept-version', '1.2'], ['heart-beat', heartBeat], ...this.endpoint.connectHeaders]
+        // stompd secured: each client CONNECTs as its own user, with its own token.
+        const passcodes = this.endpoint.passcodes
+        if (passcodes !== undefined && passcodes.length > 0) headers.push(['passcode', passcodes[this.client % passcodes.length]!])
         this.write(encodeFrame('CONNECT', headers, EMPTY_BODY, '1.2'))
       }
       if (this.endpoint.transport === 'ws') this.openWs(raw, ready)

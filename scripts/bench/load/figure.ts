@@ -4,8 +4,12 @@
 import type { BrokerKind, StompdStore } from './brokers.js'
 import type { FlowShape, RunTiming } from './flow.js'
 import type { IdleShape } from './idle.js'
+import type { StormShape } from './storm.js'
 
-/** `stompd/<versus> <op> value`, e.g. fan-out ≥ 0.9× the ceiling; `absolute` compares stompd's own value. */
+/**
+ * `stompd/<versus> <op> value`, e.g. fan-out ≥ 0.9× the ceiling; `absolute` compares stompd's own
+ * value. In a figure with a `subject` (security.ts) it is `<subject>/<versus>` instead.
+ */
 export interface Target {
   versus: BrokerKind | 'absolute'
   op: '>=' | '<='
@@ -27,6 +31,11 @@ export interface FlowFigure {
   store: StompdStore
   /** Brokers to measure, in order; a broker not available is skipped with its reason. */
   brokers: BrokerKind[]
+  /**
+   * Whose ratios to the others the figure reports and its targets are about: stompd (the
+   * default), or another contender measured against plain stompd (security.ts: stompd secured).
+   */
+  subject?: BrokerKind
   targets: Target[]
   /** Overrides of the suite's timing (e.g. a longer drain for 1 MiB bodies). */
   timing?: Partial<RunTiming>
@@ -45,7 +54,20 @@ export interface IdleFigure {
   note?: string
 }
 
-export type Figure = FlowFigure | IdleFigure
+/** A connect storm (storm.ts): short-lived connections, connections/s per broker (security.ts). */
+export interface StormFigure {
+  kind: 'storm'
+  id: string
+  title: string
+  shape: StormShape
+  brokers: BrokerKind[]
+  /** As in a flow figure: whose ratios and targets these are (default stompd). */
+  subject?: BrokerKind
+  targets: Target[]
+  note?: string
+}
+
+export type Figure = FlowFigure | IdleFigure | StormFigure
 
 /** Suite-wide options every scenario function receives. */
 export interface ScenarioOptions {

@@ -28,7 +28,7 @@ export class Publisher {
     this.connection = new LoadConnection(spec.endpoint, {
       onFrame: (frame) => this.frame(frame),
       onClose: (_expected, detail) => run.errors.push(`publisher ${slot}: ${detail}`),
-    })
+    }, slot) // load client `slot`: its passcode when the broker wants one (client.ts)
   }
 
   async open(): Promise<void> {

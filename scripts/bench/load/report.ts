@@ -1,19 +1,20 @@
 // The broker suite's report: what --json prints, and the table a person reads — one row per
 // figure with stompd, RabbitMQ and the ceiling side by side (and stompd without its WebSocket
-// message cap, when a figure measures it), the ratios, the targets and who saturated; then a few
-// detail lines per figure (latency, CPU, memory, losses).
+// message cap, or stompd secured, when a figure measures it), the ratios, the targets and who
+// saturated; then a few detail lines per figure (latency, CPU, memory, losses).
 import type { BrokerKind } from './brokers.js'
 import type { CpuUse } from './cpu.js'
 import type { FlowMetric, Target } from './figure.js'
 import type { FlowFailure, FlowRun } from './flow.js'
 import type { IdleFailure, IdleRun } from './idle.js'
+import type { StormFailure, StormRun } from './storm.js'
 
 export interface ContenderResult {
   broker: BrokerKind
   label: string
   /** The figure's value for this broker: the median over its runs; null when every run failed. */
   value: number | null
-  runs: Array<FlowRun | FlowFailure | IdleRun | IdleFailure>
+  runs: Array<FlowRun | FlowFailure | IdleRun | IdleFailure | StormRun | StormFailure>
   /** Index of the median run in `runs` (its CPU, latency and verdict are the ones shown), or -1. */
   median: number
   /** Who saturated in the median run (see verdict.ts). */
@@ -25,8 +26,10 @@ export interface ContenderResult {
 }
 
 export interface RatioResult {
+  /** Whose value is over the other's: stompd when absent; a figure's subject (stompd secured) otherwise. */
+  of?: BrokerKind
   versus: BrokerKind
-  /** stompd's value over the other's: the median of per-run ratios (runs side by side in time). */
+  /** stompd's (or the subject's) value over the other's: the median of per-run ratios (runs side by side in time). */
   value: number
   target?: Target
   met?: boolean
@@ -83,11 +86,13 @@ export function isBrokerReport(report: object): report is BrokerReport {
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-const COLUMNS: BrokerKind[] = ['stompd', 'stompd-uncapped', 'rabbitmq', 'ceiling']
-/** Columns shown only when some figure of the report measures them (fan-out's own comparison). */
-const OPTIONAL_COLUMNS: ReadonlySet<BrokerKind> = new Set(['stompd-uncapped'])
-const NAMES: Record<BrokerKind, string> = { 'stompd': 'stompd', 'stompd-uncapped': 'stompd uncapped', 'rabbitmq': 'RabbitMQ', 'ceiling': 'raw ws' }
-const SHORT: Record<BrokerKind, string> = { 'stompd': 's', 'stompd-uncapped': 'u', 'rabbitmq': 'R', 'ceiling': 'c' }
+const COLUMNS: BrokerKind[] = ['stompd', 'stompd-uncapped', 'stompd-secured', 'rabbitmq', 'ceiling']
+/** Columns shown only when some figure of the report measures them (fan-out's and security's own comparisons). */
+const OPTIONAL_COLUMNS: ReadonlySet<BrokerKind> = new Set(['stompd-uncapped', 'stompd-secured'])
+/** Contenders whose ratio column is theirs over stompd's (S/s), not stompd's over theirs: the figure is about them. */
+const SUBJECTS: ReadonlySet<BrokerKind> = new Set(['stompd-secured'])
+const NAMES: Record<BrokerKind, string> = { 'stompd': 'stompd', 'stompd-uncapped': 'stompd uncapped', 'stompd-secured': 'stompd secured', 'rabbitmq': 'RabbitMQ', 'ceiling': 'raw ws' }
+const SHORT: Record<BrokerKind, string> = { 'stompd': 's', 'stompd-uncapped': 'u', 'stompd-secured': 'S', 'rabbitmq': 'R', 'ceiling': 'c' }
 
 export function formatValue(value: number | null, unit: string): string {
   if (value === null) return '—'
@@ -104,7 +109,8 @@ function targetText(figure: FigureResult): string {
   const parts: string[] = []
   for (const ratio of figure.ratios) {
     if (ratio.target === undefined) continue
-    parts.push(`${ratio.target.op === '>=' ? '≥' : '≤'}${ratio.target.value}× ${NAMES[ratio.versus]}: ${ratio.met === true ? 'met' : 'MISSED'}`)
+    const of = ratio.of === undefined ? '' : `${NAMES[ratio.of]} ` // a subject other than stompd says so
+    parts.push(`${of}${ratio.target.op === '>=' ? '≥' : '≤'}${ratio.target.value}× ${NAMES[ratio.versus]}: ${ratio.met === true ? 'met' : 'MISSED'}`)
   }
   if (figure.absolute !== undefined) {
     const { target, met } = figure.absolute
@@ -133,6 +139,13 @@ function detail(figure: FigureResult, c: ContenderResult): string {
   if (!run.ok) return `${head}${run.error}`
   const values = c.runs.length > 1 ? `; runs [${c.runs.map((r) => (r.ok ? formatValue(valueOf(figure.metric, r), figure.unit) : 'failed')).join(', ')}]` : ''
   const memory = `RSS MB ${mb(c.rss.before)}→${mb(c.rss.peak)}→${mb(c.rss.after)}`
+  if ('kind' in run) {
+    // A connect storm (storm.ts): `threads` are the client processes.
+    return `${head}${run.opened.toLocaleString('en-US')}/${run.requested.toLocaleString('en-US')} CONNECTED and closed in ${run.seconds.toFixed(2)} s`
+      + `${run.failed > 0 ? ` (${run.failed} FAILED: ${run.firstError ?? '?'})` : ''}; `
+      + `cores broker ${cores(run.cpu.broker)} (main ${cores(run.cpu.brokerMain)}) loadgen ${cores(run.cpu.loadgen)} [clients ${run.cpu.threads.map(cores).join('/')}] machine ${machine(run.cpu)}; `
+      + `${memory}${values}`
+  }
   if ('connectRate' in run) {
     if (figure.metric === 'connectRate') {
       return `${head}${run.opened.toLocaleString('en-US')} CONNECTED in ${run.connectSeconds.toFixed(1)} s, `
@@ -155,7 +168,8 @@ function detail(figure: FigureResult, c: ContenderResult): string {
 }
 
 /** The number a run contributes to a figure. */
-export function valueOf(metric: Metric, run: FlowRun | IdleRun): number | null {
+export function valueOf(metric: Metric, run: FlowRun | IdleRun | StormRun): number | null {
+  if ('kind' in run) return run.connectRate // a connect storm has one number
   if ('connectRate' in run) {
     if (metric === 'connectRate') return run.connectRate
     return run.perConnection === null ? null : run.perConnection / 1024
@@ -179,8 +193,12 @@ export function formatBrokerReport(report: BrokerReport): string {
     + `${c.runsPerFigure === 1 ? '1 run' : `median of ${c.runsPerFigure} runs`} of ${c.measureSeconds} s after ${c.warmupSeconds} s warm-up (a figure's note may say longer)`
     + `${report.figures.some((f) => f.metric === 'kibPerConnection') ? ' (idle: one run)' : ''}; ${c.cpus} CPUs; node ${c.node}`
   const columns = COLUMNS.filter((k) => !OPTIONAL_COLUMNS.has(k) || report.figures.some((f) => f.brokers.includes(k)))
-  const versus = columns.filter((k) => k !== 'stompd')
-  const rows: string[][] = [['figure', 'unit', ...columns.map((k) => NAMES[k]), ...versus.map((k) => `s/${SHORT[k]}`), 'target', 'stompd RSS MB', `saturated (${columns.map((k) => SHORT[k]).join(' · ')})`]]
+  // One ratio column per other contender: stompd over it (s/R), or for a subject it over stompd (S/s).
+  const pairs: Array<[of: BrokerKind, versus: BrokerKind]> = [
+    ...columns.filter((k) => k !== 'stompd' && !SUBJECTS.has(k)).map((k): [BrokerKind, BrokerKind] => ['stompd', k]),
+    ...columns.filter((k) => SUBJECTS.has(k)).map((k): [BrokerKind, BrokerKind] => [k, 'stompd']),
+  ]
+  const rows: string[][] = [['figure', 'unit', ...columns.map((k) => NAMES[k]), ...pairs.map(([of, versus]) => `${SHORT[of]}/${SHORT[versus]}`), 'target', 'stompd RSS MB', `saturated (${columns.map((k) => SHORT[k]).join(' · ')})`]]
   for (const figure of report.figures) {
     const byKind = new Map(figure.contenders.map((x) => [x.broker, x]))
     const saturated = columns.filter((k) => byKind.has(k)).map((k) => `${SHORT[k]}: ${byKind.get(k)!.saturated || '—'}`).join(' · ')
@@ -188,14 +206,14 @@ export function formatBrokerReport(report: BrokerReport): string {
       figure.title,
       figure.unit,
       ...columns.map((k) => (byKind.has(k) ? formatValue(byKind.get(k)!.value, figure.unit) : figure.brokers.includes(k) ? 'skipped' : 'n/a')),
-      ...versus.map((k) => ratioText(figure.ratios.find((r) => r.versus === k))),
+      ...pairs.map(([of, versus]) => ratioText(figure.ratios.find((r) => (r.of ?? 'stompd') === of && r.versus === versus))),
       targetText(figure),
       stompdRss(byKind.get('stompd')),
       saturated,
     ])
   }
   // The broker values and the ratios are right-aligned.
-  const numeric = new Set(Array.from({ length: columns.length + versus.length }, (_, i) => i + 2))
+  const numeric = new Set(Array.from({ length: columns.length + pairs.length }, (_, i) => i + 2))
   const out = [title, ...table(rows, numeric)]
   out.push('', 'details (median run; broker RSS MB before the figure → at the end of its last measured window → after it):')
   for (const figure of report.figures) {

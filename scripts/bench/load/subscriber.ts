@@ -25,7 +25,7 @@ export class Subscriber {
         run.errors.push(`subscriber ${slot}: ${detail}`)
         this.subscribed?.(detail)
       },
-    })
+    }, run.spec.publishers + slot) // load client after the publishers: its own passcode (client.ts)
   }
 
   async open(): Promise<void> {

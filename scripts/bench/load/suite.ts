@@ -5,11 +5,12 @@
 // of them alike; the figure's value is each broker's median, and a ratio is the median of the
 // per-run ratios. stompd and the ceiling are started once and reused by every figure (a stompd
 // per store setting), so the RSS lines also show whether memory returns to its baseline.
-import { Brokers, type BrokerTarget } from './brokers.js'
+import { Brokers, type BrokerKind, type BrokerTarget } from './brokers.js'
 import { cpuCount, rssBytes } from './cpu.js'
-import type { Figure, FlowFigure, IdleFigure, Target } from './figure.js'
+import type { Figure, FlowFigure, IdleFigure, StormFigure, Target } from './figure.js'
 import { runFlow, type FlowFailure, type FlowRun, type RunTiming } from './flow.js'
 import { runIdle, type IdleFailure, type IdleRun } from './idle.js'
+import { runStorm, type StormFailure, type StormRun } from './storm.js'
 import { WorkerPool } from './pool.js'
 import {
   formatValue, UNITS, valueOf,
@@ -29,7 +30,7 @@ const SETTLE_MS = 1000
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-type AnyRun = FlowRun | FlowFailure | IdleRun | IdleFailure
+type AnyRun = FlowRun | FlowFailure | IdleRun | IdleFailure | StormRun | StormFailure
 
 interface Measured {
   target: BrokerTarget
@@ -57,7 +58,7 @@ function medianIndex(metric: Metric, runs: readonly AnyRun[]): number {
 function contender(metric: Metric, m: Measured): ContenderResult {
   const index = medianIndex(metric, m.runs)
   const values = m.runs.map((run) => (run.ok ? valueOf(metric, run) : null)).filter((v): v is number => v !== null)
-  const failure = m.runs.find((run): run is FlowFailure | IdleFailure => !run.ok)
+  const failure = m.runs.find((run): run is FlowFailure | IdleFailure | StormFailure => !run.ok)
   return {
     broker: m.target.kind,
     label: m.target.label,
@@ -74,13 +75,16 @@ function meets(value: number, target: Target): boolean {
   return target.op === '>=' ? value >= target.value : value <= target.value
 }
 
-/** stompd's ratio to each other broker measured, with the figure's targets. */
-function ratios(metric: Metric, contenders: readonly ContenderResult[], targets: readonly Target[]): RatioResult[] {
-  const ours = contenders.find((c) => c.broker === 'stompd')
+/**
+ * stompd's ratio to each other broker measured, with the figure's targets; with a `subject`
+ * (security.ts: stompd secured), that contender's ratio to each other one (plain stompd) instead.
+ */
+function ratios(metric: Metric, contenders: readonly ContenderResult[], targets: readonly Target[], subject: BrokerKind = 'stompd'): RatioResult[] {
+  const ours = contenders.find((c) => c.broker === subject)
   if (ours === undefined || ours.value === null) return []
   const out: RatioResult[] = []
   for (const other of contenders) {
-    if (other.broker === 'stompd' || other.value === null || other.value === 0) continue
+    if (other.broker === subject || other.value === null || other.value === 0) continue
     // Runs with the same index ran in the same rotation round, close together in time.
     const perRun: number[] = []
     ours.runs.forEach((run, i) => {
@@ -91,7 +95,9 @@ function ratios(metric: Metric, contenders: readonly ContenderResult[], targets:
     })
     const value = perRun.length > 0 ? median(perRun) : ours.value / other.value
     const target = targets.find((t) => t.versus === other.broker)
-    out.push(target === undefined ? { versus: other.broker, value } : { versus: other.broker, value, target, met: meets(value, target) })
+    const ratio: RatioResult = target === undefined ? { versus: other.broker, value } : { versus: other.broker, value, target, met: meets(value, target) }
+    if (subject !== 'stompd') ratio.of = subject
+    out.push(ratio)
   }
   return out
 }
@@ -119,7 +125,7 @@ export class Suite {
         // Fresh load workers for every figure: workers that took fan-out to 1,000 carry grown
         // heaps whose collections put 20–41 ms into the next figure's p99 (6–8 ms with new ones).
         await this.pool.close()
-        results.push(...(figure.kind === 'flow' ? await this.flow(figure) : await this.idle(figure)))
+        results.push(...(figure.kind === 'flow' ? await this.flow(figure) : figure.kind === 'idle' ? await this.idle(figure) : await this.storm(figure)))
       }
     } finally {
       await this.pool.close()
@@ -199,7 +205,44 @@ export class Suite {
       brokers: figure.brokers,
       contenders,
       skipped,
-      ratios: ratios(figure.metric, contenders, figure.targets),
+      ratios: ratios(figure.metric, contenders, figure.targets, figure.subject),
+    }
+    if (figure.note !== undefined) result.note = figure.note
+    return [result]
+  }
+
+  /**
+   * A connect storm (security.ts): like a flow figure, brokers take turns run by run on the
+   * suite's brokers, and the value is connections per second.
+   */
+  private async storm(figure: StormFigure): Promise<FigureResult[]> {
+    const { targets, skipped } = await this.targets(figure)
+    const measured: Measured[] = targets.map((target) => ({ target, runs: [], verdicts: [], rssBefore: target.pid === null ? null : rssBytes(target.pid), rssPeak: null, rssAfter: null }))
+    for (let round = 0; round < this.timing.runs; round++) {
+      for (let k = 0; k < measured.length; k++) {
+        const m = measured[(round + k) % measured.length]!
+        const run = await runStorm(m.target, figure.shape)
+        m.runs.push(run)
+        m.verdicts.push(run.ok ? idleVerdict(run.cpu, m.target) || `none (machine ${Math.round((run.cpu.machine ?? 0) * 100)}%)` : 'failed')
+        if (run.ok && run.rss !== null) m.rssPeak = Math.max(m.rssPeak ?? 0, run.rss)
+        progress(figure, m.target, run.ok
+          ? `${formatValue(run.connectRate, UNITS.connectRate)} ${UNITS.connectRate}  (run ${round + 1}/${this.timing.runs}; ${m.verdicts.at(-1)})${run.failed > 0 ? `  ${run.failed} FAILED: ${run.firstError}` : ''}`
+          : run.error)
+      }
+    }
+    await sleep(SETTLE_MS)
+    for (const m of measured) m.rssAfter = m.target.pid === null ? null : rssBytes(m.target.pid)
+    const contenders = measured.map((m) => contender('connectRate', m))
+    const result: FigureResult = {
+      id: figure.id,
+      title: figure.title,
+      metric: 'connectRate',
+      unit: UNITS.connectRate,
+      better: 'higher',
+      brokers: figure.brokers,
+      contenders,
+      skipped,
+      ratios: ratios('connectRate', contenders, figure.targets, figure.subject),
     }
     if (figure.note !== undefined) result.note = figure.note
     return [result]
