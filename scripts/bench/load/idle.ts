@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import type { BrokerTarget } from './brokers.js'
 import { cpuBetween, machineTicks, processTicks, rssBytes, threadTicks, type CpuSample, type CpuUse } from './cpu.js'
 import type { IdleFromChild, IdleToChild } from './idle-client.js'
+import { nextChildMessage } from './child-message.js'
 
 const CLIENT = fileURLToPath(new URL('./idle-client.ts', import.meta.url))
 
@@ -51,24 +52,8 @@ export interface IdleFailure {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Waits for the child's next message of `type`, or rejects when it exits first or after `ms`. */
 function next<T extends IdleFromChild['type']>(child: ChildProcess, type: T, ms: number): Promise<Extract<IdleFromChild, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`idle client sent no ${type} within ${Math.round(ms / 1000)} s`)), ms)
-    const onMessage = (message: IdleFromChild): void => {
-      if (message.type === type) done(null, message as Extract<IdleFromChild, { type: T }>)
-    }
-    const onExit = (code: number | null): void => done(new Error(`idle client exited (${code}) before ${type}`))
-    const done = (err: Error | null, message?: Extract<IdleFromChild, { type: T }>): void => {
-      clearTimeout(timer)
-      child.off('message', onMessage)
-      child.off('exit', onExit)
-      if (err === null) resolve(message!)
-      else reject(err)
-    }
-    child.on('message', onMessage)
-    child.once('exit', onExit)
-  })
+  return nextChildMessage<IdleFromChild, T>(child, 'idle client', type, ms)
 }
 
 function sample(target: BrokerTarget, clients: readonly ChildProcess[]): CpuSample {

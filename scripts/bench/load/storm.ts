@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import type { BrokerTarget } from './brokers.js'
 import { cpuBetween, machineTicks, processTicks, rssBytes, threadTicks, type CpuSample, type CpuUse } from './cpu.js'
 import type { StormFromChild, StormToChild } from './storm-client.js'
+import { nextChildMessage } from './child-message.js'
 
 const CLIENT = fileURLToPath(new URL('./storm-client.ts', import.meta.url))
 /** Longest a child may take to start and warm up, or to finish its share of the storm. */
@@ -47,24 +48,8 @@ export interface StormFailure {
   error: string
 }
 
-/** Waits for the child's next message of `type`, or rejects when it exits first or after `ms`. */
 function next<T extends StormFromChild['type']>(child: ChildProcess, type: T, ms: number): Promise<Extract<StormFromChild, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`storm client sent no ${type} within ${Math.round(ms / 1000)} s`)), ms)
-    const onMessage = (message: StormFromChild): void => {
-      if (message.type === type) done(null, message as Extract<StormFromChild, { type: T }>)
-    }
-    const onExit = (code: number | null): void => done(new Error(`storm client exited (${code}) before ${type}`))
-    const done = (err: Error | null, message?: Extract<StormFromChild, { type: T }>): void => {
-      clearTimeout(timer)
-      child.off('message', onMessage)
-      child.off('exit', onExit)
-      if (err === null) resolve(message!)
-      else reject(err)
-    }
-    child.on('message', onMessage)
-    child.once('exit', onExit)
-  })
+  return nextChildMessage<StormFromChild, T>(child, 'storm client', type, ms)
 }
 
 function sample(target: BrokerTarget, clients: readonly ChildProcess[]): CpuSample {
