@@ -263,6 +263,9 @@ const UPGRADE_REQUIRED = {
 
 /** Refuses an upgrade the broker does not serve, in plain HTTP, before any WebSocket exists. */
 function refuseUpgrade(socket: Duplex, status: string): void {
+  // Node's HTTP server lets go of an upgrade's socket: a peer that resets it now would raise an
+  // 'error' nobody listens to, and take the process down.
+  socket.on('error', ignoreError)
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
 }
 

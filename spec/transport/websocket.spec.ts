@@ -41,6 +41,34 @@ t.test('an upgrade to any other path is refused with 404 and nothing else happen
   t.equal(await handshake(`${base}/ws`), 'open')
 })
 
+t.test('a client that resets the connection as its upgrade is refused does not take the broker down', async (t) => {
+  const { addresses } = await startServer(t, { allowedOrigins: 'https://app.example', maxConnectionsPerIp: 1 })
+  const base = addresses.ws.replace(/\/ws$/, '')
+  const { hostname, port } = new URL(addresses.http)
+  const holder = new WebSocket(`${base}/ws`, ['v12.stomp'])
+  await new Promise((resolve) => holder.once('open', resolve))
+  t.teardown(() => holder.terminate())
+  const refused = [
+    'GET /nope HTTP/1.1\r\n', // 404
+    'GET /ws HTTP/1.1\r\nOrigin: https://evil.example\r\n', // 403
+    'GET /ws HTTP/1.1\r\n', // 503: the one connection this address may have is open
+  ]
+  for (let round = 0; round < 30; round++) {
+    for (const head of refused) {
+      const socket = net.connect(Number(port), hostname)
+      socket.on('error', () => {})
+      await new Promise((resolve) => socket.once('connect', resolve))
+      socket.write(`${head}Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+      // Reset (RST, not FIN) at once or a moment later, while the refusal is on its way.
+      if (round % 2 === 1) await new Promise((resolve) => setImmediate(resolve))
+      socket.resetAndDestroy()
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const response = await fetch(`${addresses.http}/healthz`)
+  t.equal(response.status, 200, 'still serving')
+})
+
 t.test('a plain GET on a WebSocket path answers 426 Upgrade Required with an explanation', async (t) => {
   const { addresses } = await startServer(t)
   const response = await fetch(`${addresses.http}/ws`)
