@@ -65,6 +65,8 @@ export interface StompdServer {
 /** How long shutdown waits for clients to go before dropping their sockets. */
 const SHUTDOWN_GRACE_MS = 3000
 const WS_PATHS = ['/ws', '/stomp']
+/** Bytes a WebSocket message may carry beyond --max-frame-size: room for a few small frames batched with a large one. */
+const WS_MESSAGE_SLACK = 64 * 1024
 
 export function createServer(options: ServerOptions = {}): StompdServer {
   const { logger: givenLogger, authenticate, ...rest } = options
@@ -153,8 +155,9 @@ export function createServer(options: ServerOptions = {}): StompdServer {
   })
   void app.register(webSocketTransport, {
     paths: WS_PATHS,
-    // Frames over the limit get an ERROR from the decoder; only a message far beyond it is cut off by ws.
-    maxPayload: Math.max(4 * config.maxFrameSize, 16 * 1024 * 1024),
+    // ws refuses a longer message from its frame header, before buffering any of it (the session
+    // still answers with ERROR `frame too large`); the slack lets a client batch a few frames.
+    maxPayload: config.maxFrameSize + WS_MESSAGE_SLACK,
     maxMessageBytes: config.wsMaxMessageBytes,
     highWaterMark: config.highWaterMark,
     closeTimeout,
