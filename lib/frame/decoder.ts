@@ -10,6 +10,9 @@
 // decoder never holds more than `maxFrameSize` bytes whatever the input.
 //
 // Frame bodies may be views of the caller's chunk: copy one before keeping it.
+//
+// The sink may pause the decoder from onFrame: it stops at that frame's end and keeps the
+// rest of the chunk, and whatever is pushed meanwhile, until resume().
 import { StompError, type ErrorCode } from '../errors.js'
 import {
   CLIENT_COMMANDS, SERVER_COMMANDS, isEscaped, unescapeHeader,
@@ -94,6 +97,9 @@ export class FrameDecoder {
   private readonly sink: FrameSink
   private readonly limits: DecoderLimits
   private failed = false
+  private paused = false
+  /** Input not decoded yet while paused, in order: the rest of the chunk it paused in, then later pushes. */
+  private waiting: Buffer[] = []
 
   // The current frame, when it spans chunks: its bytes from the first one on.
   private pending: Buffer | null = null
@@ -127,7 +133,9 @@ export class FrameDecoder {
 
   /** Bytes held for a frame not yet complete. */
   get bufferedBytes(): number {
-    return this.pendingLength
+    let waiting = 0
+    for (const chunk of this.waiting) waiting += chunk.length
+    return this.pendingLength + waiting
   }
 
   /** Stops decoding: later input is ignored and the partial frame is released. */
@@ -135,10 +143,31 @@ export class FrameDecoder {
     this.failed = true
     this.pending = null
     this.pendingLength = 0
+    this.waiting = []
+  }
+
+  /** Emits no frame after the one being emitted (if any) until resume(); input is kept meanwhile. */
+  pause(): void {
+    this.paused = true
+  }
+
+  /** Decodes what waited, unless a frame from it pauses again. */
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    while (this.waiting.length > 0 && !this.paused && !this.failed) this.push(this.waiting.shift()!)
+  }
+
+  get isPaused(): boolean {
+    return this.paused
   }
 
   push(chunk: Buffer): void {
     if (this.failed) return
+    if (this.paused) {
+      this.waiting.push(chunk)
+      return
+    }
     let pos = 0
     if (this.crPending) {
       this.crPending = false
@@ -159,6 +188,11 @@ export class FrameDecoder {
   private decodeChunk(buf: Buffer, pos: number): void {
     const end = buf.length
     while (pos < end && !this.failed) {
+      if (this.paused) {
+        // First in line: resume() decodes it before anything pushed later.
+        this.waiting.unshift(buf.subarray(pos, end))
+        return
+      }
       const c = buf[pos]
       if (c === LF) {
         pos++

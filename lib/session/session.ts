@@ -82,6 +82,17 @@ export interface SessionStats {
 
 const enum State { Connecting, Authenticating, Connected, Closing, Closed }
 
+/** Why a session stopped reading; several may hold at once. */
+const enum Pause { Authentication = 1, PublishRate = 2, Turn = 4 }
+
+/**
+ * How long one client's input may hold the event loop before the rest waits for the next turn
+ * (a WebSocket message of 5,000 SUBSCRIBEs took 10 ms in one go, and every other client waited).
+ */
+const TURN_BUDGET_MS = 2
+/** The clock is read once every this + 1 frames. */
+const TURN_CHECK_FRAMES = 63
+
 const HEARTBEAT_EOL = Buffer.from('\n')
 /**
  * How often a connection gives its outbox chunk back to the pool between turns, busy or not: the
@@ -113,11 +124,13 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   /** This session's --acl decisions, made again when the rules are replaced. */
   private aclDecisions: AclDecisions | null = null
   /**
-   * Frames that arrived while reading is paused (CONNECT's credentials being checked, or the
-   * publish rate exceeded), taken in, in order, when it resumes. Pausing the socket stops the
-   * next read, not the frames of one already taken in: they wait here.
+   * Why reading is paused (Pause bits; 0 = reading). Pausing stops the socket's next read and the
+   * decoder at the current frame's end: the input already taken in waits in the decoder.
    */
-  private held: Frame[] | null = null
+  private pausedFor = 0
+  /** When this turn's input began, and frames handled since: see TURN_BUDGET_MS. */
+  private turnStartedAt = 0
+  private framesThisTurn = 0
   /** --max-publish-rate's bucket (null without a limit), and the timer that resumes reading. */
   private readonly publishRate: PublishRate | null
   private rateTimer: NodeJS.Timeout | null = null
@@ -208,6 +221,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   onData(chunk: Buffer): void {
     this.receivedSinceCheck = true
     if (chunk.length === 0 || this.state >= State.Closing) return
+    this.startTurn()
     try {
       this.decoder.push(chunk)
     } catch (err) {
@@ -217,11 +231,26 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
 
   onFrame(frame: Frame): void {
     if (this.state >= State.Closing) return
-    if (this.held !== null) {
-      this.held.push(frame)
-      return
-    }
     this.handlers.handle(frame)
+    // The clock is read every few frames only: most turns end long before the budget.
+    if ((++this.framesThisTurn & TURN_CHECK_FRAMES) === 0 && performance.now() - this.turnStartedAt > TURN_BUDGET_MS) this.yieldTurn()
+  }
+
+  private startTurn(): void {
+    this.turnStartedAt = performance.now()
+    this.framesThisTurn = 0
+  }
+
+  /**
+   * One client's input has held the event loop for TURN_BUDGET_MS: the rest of it waits for the
+   * next turn, so that others' frames (and timers) go first.
+   */
+  private yieldTurn(): void {
+    this.pauseReading(Pause.Turn)
+    setImmediate(() => {
+      this.startTurn()
+      this.resumeReading(Pause.Turn)
+    })
   }
 
   onHeartbeat(): void {
@@ -248,12 +277,13 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     if (auth === null) return this.accept(frame, version, null)
     // Credentials are checked asynchronously: stop reading, and hold what already came.
     this.state = State.Authenticating
-    this.pauseReading()
+    this.pauseReading(Pause.Authentication)
     auth.check(credentialsOf(frame, this.connection)).then((principal) => {
       if (this.state !== State.Authenticating) return // the client left meanwhile
       if (principal === null) return this.fail(new StompError('authentication-failed', 'the credentials given were not accepted'))
       this.accept(frame, version, principal === ANONYMOUS ? null : principal)
-      this.resumeReading()
+      this.startTurn()
+      this.resumeReading(Pause.Authentication)
     }).catch((err: unknown) => this.internalError(err))
   }
 
@@ -433,34 +463,37 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     if (wait === 0 || this.rateTimer !== null) return
     const refused = this.context.stats.refused
     refused['publish-rate'] = (refused['publish-rate'] ?? 0) + 1
-    this.pauseReading()
+    this.pauseReading(Pause.PublishRate)
     this.rateTimer = setTimeout(() => {
       this.rateTimer = null
-      if (this.state < State.Closing) this.resumeReading()
+      this.startTurn()
+      this.resumeReading(Pause.PublishRate)
     }, wait)
   }
 
-  /** Stops reading: the socket is paused, and frames already read wait in `held`. */
-  private pauseReading(): void {
-    this.held ??= []
-    this.connection.pause()
+  /** Stops reading for `reason`: the socket is paused, and the decoder after the current frame. */
+  private pauseReading(reason: Pause): void {
+    if (this.pausedFor === 0) {
+      this.decoder.pause()
+      this.connection.pause()
+    }
+    this.pausedFor |= reason
   }
 
-  /** Takes in the frames held, in order, then reads again — unless one of them paused reading anew. */
-  private resumeReading(): void {
-    const held = this.held ?? []
-    this.held = null
-    for (let i = 0; i < held.length; i++) {
-      // onFrame may pause reading again (the publish rate): TypeScript cannot see that.
-      const pausedAgain = this.held as Frame[] | null
-      if (pausedAgain !== null) {
-        // The rest keep waiting, ahead of anything read later.
-        pausedAgain.unshift(...held.slice(i))
-        return
-      }
-      this.onFrame(held[i]!)
+  /**
+   * `reason` no longer holds reading back: once no reason does, decodes what waited, in order,
+   * then reads again — unless one of those frames paused reading anew.
+   */
+  private resumeReading(reason: Pause): void {
+    this.pausedFor &= ~reason
+    if (this.pausedFor !== 0 || this.state >= State.Closing) return
+    // The socket first: a frame decoded now may pause both again, or close the session.
+    this.connection.resume()
+    try {
+      this.decoder.resume()
+    } catch (err) {
+      this.internalError(err)
     }
-    if ((this.held as Frame[] | null) === null && this.state < State.Closing) this.connection.resume()
   }
 
   /** Unsubscribes: stops deliveries, then returns unacked messages for redelivery. */
@@ -510,8 +543,8 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     this.state = State.Closing
     this.decoder.stop()
     // A paused socket would never read the peer's side of the close handshake.
-    if (this.held !== null) {
-      this.held = null
+    if (this.pausedFor !== 0) {
+      this.pausedFor = 0
       this.connection.resume()
     }
     this.release()

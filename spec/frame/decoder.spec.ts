@@ -287,3 +287,51 @@ t.test('a large body split into many chunks is copied once, not re-scanned', asy
   t.ok(frames[0]!.body.equals(body))
   t.equal(frames[1]!.body.toString(), 'next')
 })
+
+t.test('paused from onFrame, the decoder stops after that frame and keeps the rest, and what comes meanwhile, for resume()', async (t) => {
+  const seen: string[] = []
+  let pauseAt = ''
+  const decoder: FrameDecoder = new FrameDecoder({
+    onFrame: (f) => {
+      const id = getHeader(f, 'id') ?? ''
+      seen.push(id)
+      if (id === pauseAt) decoder.pause()
+    },
+    onHeartbeat: () => seen.push('EOL'),
+    onError: (e) => t.fail(e.message),
+  })
+  const frame = (id: string): string => `SUBSCRIBE\nid:${id}\ndestination:/topic/a\n\n\0`
+  pauseAt = 'b'
+  decoder.push(Buffer.from(frame('a') + frame('b') + '\n' + frame('c') + frame('d').slice(0, 10)))
+  t.same(seen, ['a', 'b'], 'nothing after the frame that paused, not even a heart-beat')
+  t.ok(decoder.isPaused)
+  decoder.push(Buffer.from(frame('d').slice(10) + frame('e')))
+  t.same(seen, ['a', 'b'], 'input pushed while paused waits')
+  t.ok(decoder.bufferedBytes > 0, 'and counts as buffered')
+  pauseAt = 'd'
+  decoder.resume()
+  t.same(seen, ['a', 'b', 'EOL', 'c', 'd'], 'resumed in order, across the cut, until a frame paused again')
+  pauseAt = ''
+  decoder.resume()
+  t.same(seen, ['a', 'b', 'EOL', 'c', 'd', 'e'])
+  t.equal(decoder.bufferedBytes, 0)
+  decoder.push(Buffer.from(frame('f')))
+  t.same(seen.at(-1), 'f', 'and decodes as it comes once resumed')
+})
+
+t.test('a decoder stopped while paused drops what waited', async (t) => {
+  const seen: string[] = []
+  const decoder: FrameDecoder = new FrameDecoder({
+    onFrame: (f) => {
+      seen.push(f.command)
+      decoder.pause()
+    },
+    onHeartbeat: () => {},
+    onError: (e) => t.fail(e.message),
+  })
+  decoder.push(Buffer.from('SEND\ndestination:/q\n\n\0SEND\ndestination:/q\n\n\0'))
+  decoder.stop()
+  decoder.resume()
+  t.same(seen, ['SEND'])
+  t.equal(decoder.bufferedBytes, 0)
+})
