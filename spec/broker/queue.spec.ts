@@ -353,3 +353,22 @@ t.test('purge drops what waits and leaves in-flight messages alone', async (t) =
   queue.enqueue(message('after'))
   t.same(consumer.bodies(), ['m0', 'after'], 'the queue works after a purge')
 })
+
+t.test('a consumer that comes back to many waiting messages gets them over several turns, in order, with later ones behind', async (t) => {
+  const queue = queueWith()
+  const count = 200_000
+  for (let i = 0; i < count; i++) queue.enqueue(message(String(i)))
+  const consumer = new FakeConsumer('c', 'auto')
+  // A consumer that costs something per message, as a session writing frames does.
+  consumer.onDeliver = () => { for (let spin = 0; spin < 200; spin++) Math.sqrt(spin) }
+  queue.addConsumer(consumer)
+  const firstTurn = consumer.received.length
+  t.ok(firstTurn > 0 && firstTurn < count, `part in the first turn (${firstTurn.toLocaleString('en-US')}), the rest later`)
+  queue.enqueue(message('late'))
+  t.equal(consumer.received.length, firstTurn, 'a message published meanwhile waits its turn too')
+  while (queue.depth > 0) await new Promise((resolve) => setImmediate(resolve))
+  const bodies = consumer.bodies()
+  t.equal(bodies.length, count + 1)
+  t.ok(bodies.slice(0, count).every((body, i) => body === String(i)), 'every waiting message, in order')
+  t.equal(bodies[count], 'late', 'then the later one')
+})
