@@ -72,6 +72,13 @@ export interface Connection {
   close(reason: CloseReason): void
 }
 
+/**
+ * Bytes still read from a peer after the broker has closed its side (to see the peer close too)
+ * before it stops reading altogether and lets the close timeout drop the socket. A client that
+ * was refused mid-way through a 20 MB frame would otherwise have the rest read and thrown away.
+ */
+export const LINGER_BYTES = 64 * 1024
+
 /** The address part of a Connection's `remote` (`host:port`, IPv6 with or without brackets). */
 export function addressOf(remote: string): string {
   const colon = remote.lastIndexOf(':')

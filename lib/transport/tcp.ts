@@ -1,7 +1,7 @@
 // STOMP over TCP, plain or TLS: a server whose sockets become Connections.
 import net from 'node:net'
 import tls from 'node:tls'
-import type { CloseReason, Connection, ConnectionListener } from './connection.js'
+import { LINGER_BYTES, type CloseReason, type Connection, type ConnectionListener } from './connection.js'
 import { certificateNameOf } from './tls.js'
 
 export interface TcpOptions {
@@ -23,6 +23,8 @@ export class TcpConnection implements Connection {
   private readonly options: TcpOptions
   private closeReason: CloseReason | null = null
   private listener: ConnectionListener | null = null
+  /** Bytes read since close(): see LINGER_BYTES. */
+  private lingered = 0
 
   constructor(socket: net.Socket, options: TcpOptions) {
     this.socket = socket
@@ -73,7 +75,10 @@ export class TcpConnection implements Connection {
   attach(listener: ConnectionListener): void {
     this.listener = listener
     // A byte stream has no message size, so no onOversized: the decoder's limits are the only ones.
-    this.socket.on('data', (chunk: Buffer) => this.listener?.onData(chunk))
+    this.socket.on('data', (chunk: Buffer) => {
+      if (this.closeReason === null) this.listener?.onData(chunk)
+      else if ((this.lingered += chunk.length) > LINGER_BYTES) this.socket.pause()
+    })
     this.socket.on('drain', () => this.listener?.onDrain())
   }
 

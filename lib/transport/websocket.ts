@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
-import type { CloseReason, Connection, ConnectionListener } from './connection.js'
+import { LINGER_BYTES, type CloseReason, type Connection, type ConnectionListener } from './connection.js'
 import { certificateNameOf } from './tls.js'
 
 export interface WebSocketOptions {
@@ -242,6 +242,12 @@ export class WsConnection implements Connection {
     this.closeReason = reason
     const ws = this.ws
     ws.close(CLOSE_CODES[reason], reason)
+    // ws reads on for the peer's close frame, and past a message it refused reads whatever follows.
+    let lingered = 0
+    const socket = this.socket
+    socket.on('data', (chunk: Buffer) => {
+      if ((lingered += chunk.length) > LINGER_BYTES) socket.pause()
+    })
     // A peer that never reads would never complete the close handshake.
     const timer = setTimeout(() => ws.terminate(), this.options.closeTimeout)
     timer.unref()
