@@ -44,6 +44,11 @@ export interface StompdConfig {
   /** Connections at once, in all and per remote address; 0 = unlimited. */
   maxConnections: number
   maxConnectionsPerIp: number
+  /**
+   * Longest wait (ms) before the broker reads from a new connection whose address recently broke
+   * the protocol or a limit (doubling from 100 ms per offence); 0 = off.
+   */
+  offenderDelay: number
   /** Open transactions per connection, and frames held in one. */
   maxTransactions: number
   maxTransactionFrames: number
@@ -111,6 +116,8 @@ export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
   allowedOrigins: '',
   maxConnections: 0,
   maxConnectionsPerIp: 0,
+  // Off by default: behind a reverse proxy every client has the proxy's address.
+  offenderDelay: 0,
   maxTransactions: 100,
   // RabbitMQ's limit too; 10,000 held frames per transaction, promoted and dropped by the
   // thousand, cost other clients 37 ms at p99 in collections (npm run bench -- abuse).
@@ -209,6 +216,7 @@ const PARSERS: { [K in Key]: Parser<K> } = {
   allowedOrigins: text,
   maxConnections: integer(0),
   maxConnectionsPerIp: integer(0),
+  offenderDelay: integer(0, 60_000),
   maxTransactions: integer(1),
   maxTransactionFrames: integer(1),
   maxUnacked: integer(0),

@@ -51,6 +51,17 @@ const MESSAGES = {
 
 export type ErrorCode = keyof typeof MESSAGES
 
+/**
+ * Errors only a broken or hostile client makes — bytes that are not STOMP, and the limits —
+ * as opposed to an application's mistakes (a missing header, an unknown destination). The
+ * address they come from is slowed down (see SessionContext.offenders).
+ */
+export const OFFENCES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'frame-too-large', 'too-many-headers', 'header-too-long', 'unknown-command', 'malformed-header',
+  'invalid-escape', 'invalid-content-length', 'content-length-mismatch',
+  'too-many-subscriptions', 'too-many-transactions', 'transaction-too-large', 'connect-timeout', 'slow-consumer',
+])
+
 export class StompError extends Error {
   readonly code: ErrorCode
   /** Human-readable explanation, sent as the ERROR frame's body. */

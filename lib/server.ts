@@ -19,6 +19,7 @@ import { Session, type SessionContext, type SessionStats } from './session/sessi
 import type { IncomingMessage } from 'node:http'
 import { readAclFile } from './auth/acl.js'
 import { setUpAuth, type AuthenticateHook } from './auth/setup.js'
+import { FailureThrottle } from './auth/throttle.js'
 import type { UsersFileAuthenticator } from './auth/users.js'
 import { Admission } from './transport/admission.js'
 import type { Connection } from './transport/connection.js'
@@ -86,6 +87,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
     broker,
     auth: null,
     admission,
+    offenders: config.offenderDelay === 0 ? null : new FailureThrottle(config.offenderDelay),
     acl: config.acl === '' ? null : readAclFile(config.acl),
     heartbeats,
     flusher: new Flusher(),

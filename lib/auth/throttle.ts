@@ -1,6 +1,7 @@
 // Slows down guessing: every failed CONNECT from an address makes the next attempt from it wait
 // longer (doubling from BASE_MS up to MAX_MS), and a success forgets the address. The table is
-// bounded, so a flood from many addresses cannot make it grow without end.
+// bounded, so a flood from many addresses cannot make it grow without end. The same throttle,
+// fed by protocol errors and limits, holds back repeat offenders' connections (--offender-delay).
 
 const BASE_MS = 100
 const MAX_MS = 5000
@@ -16,6 +17,12 @@ interface Failures {
 
 export class FailureThrottle {
   private readonly byAddress = new Map<string, Failures>()
+  private readonly maxMs: number
+
+  /** `maxMs`: the longest delay. */
+  constructor(maxMs = MAX_MS) {
+    this.maxMs = maxMs
+  }
 
   /** ms an attempt from `address` waits before its credentials are checked. */
   delayFor(address: string, now = Date.now()): number {
@@ -25,7 +32,7 @@ export class FailureThrottle {
       this.byAddress.delete(address)
       return 0
     }
-    return Math.min(MAX_MS, BASE_MS * 2 ** (failures.count - 1))
+    return Math.min(this.maxMs, BASE_MS * 2 ** (failures.count - 1))
   }
 
   failed(address: string, now = Date.now()): void {

@@ -8,12 +8,12 @@ import type { Broker, PublishResult } from '../broker/broker.js'
 import type { Delivery, Settlement } from '../broker/consumer.js'
 import type { Destination } from '../broker/destination.js'
 import type { Message } from '../broker/message.js'
-import { StompError, type ErrorCode } from '../errors.js'
+import { OFFENCES, StompError, type ErrorCode } from '../errors.js'
 import { FrameDecoder, type DecoderLimits, type FrameSink } from '../frame/decoder.js'
 import { deliveryHeaders, encodeFrame, MessageTail } from '../frame/encoder.js'
 import { EMPTY_BODY, getHeader, type Command, type Frame, type Header, type StompVersion } from '../frame/frame.js'
 import type { Admission } from '../transport/admission.js'
-import type { CloseReason, Connection, ConnectionListener } from '../transport/connection.js'
+import { addressOf, type CloseReason, type Connection, type ConnectionListener } from '../transport/connection.js'
 import type { Flusher } from './flusher.js'
 import type { HeartbeatMonitor } from './heartbeat.js'
 import { FrameHandlers } from './handlers.js'
@@ -24,6 +24,7 @@ import { negotiateHeartBeat, negotiateVersion, SUPPORTED_VERSIONS_HEADER, type H
 import { UnackedDeliveries } from './acks.js'
 import { PublishRate } from './publish-rate.js'
 import { ANONYMOUS, type AuthGate } from '../auth/gate.js'
+import type { FailureThrottle } from '../auth/throttle.js'
 import { tokenFromAuthorization } from '../auth/jwt.js'
 import type { Credentials, Principal } from '../auth/authenticator.js'
 import { AclDecisions, type Acl, type AclAction } from '../auth/acl.js'
@@ -61,6 +62,12 @@ export interface SessionContext {
   auth: AuthGate | null
   /** Counts open connections for --max-connections and --max-connections-per-ip. */
   readonly admission: Admission
+  /**
+   * Addresses whose connections ended in OFFENCES: a new connection from one is not read from
+   * for a while (doubling per offence, 5 s at most), so a client looping over an attack costs
+   * the broker a connection every few seconds instead of all its time. Null: --offender-delay 0.
+   */
+  readonly offenders: FailureThrottle | null
   /** --acl's rules; null = every session may publish and subscribe anywhere. Replaced on SIGHUP. */
   acl: Acl | null
   readonly heartbeats: HeartbeatMonitor
@@ -83,15 +90,15 @@ export interface SessionStats {
 const enum State { Connecting, Authenticating, Connected, Closing, Closed }
 
 /** Why a session stopped reading; several may hold at once. */
-const enum Pause { Authentication = 1, PublishRate = 2, Turn = 4 }
+const enum Pause { Authentication = 1, PublishRate = 2, Turn = 4, Offender = 8 }
 
 /**
  * How long one client's input may hold the event loop before the rest waits for the next turn
  * (a WebSocket message of 5,000 SUBSCRIBEs took 10 ms in one go, and every other client waited).
  */
-const TURN_BUDGET_MS = 2
+const TURN_BUDGET_MS = 0.5
 /** The clock is read once every this + 1 frames. */
-const TURN_CHECK_FRAMES = 63
+const TURN_CHECK_FRAMES = 15
 
 const HEARTBEAT_EOL = Buffer.from('\n')
 /**
@@ -134,6 +141,8 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   /** --max-publish-rate's bucket (null without a limit), and the timer that resumes reading. */
   private readonly publishRate: PublishRate | null
   private rateTimer: NodeJS.Timeout | null = null
+  /** Ends the wait of a connection from an offending address. */
+  private offenderTimer: NodeJS.Timeout | null = null
   readonly unacked = new UnackedDeliveries()
   // Made on first use: an idle connection (a browser tab waiting) should cost little.
   private subscriptionsById: Map<string, ClientSubscription> | null = null
@@ -179,6 +188,20 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     context.heartbeats.watch(this, context.options.connectTimeout)
     connection.attach(this)
     this.log('debug', { remote: connection.remote, transport: connection.transport }, 'connection opened')
+    const wait = context.offenders?.delayFor(addressOf(connection.remote)) ?? 0
+    if (wait > 0) this.holdOffender(wait)
+  }
+
+  private holdOffender(wait: number): void {
+    const refused = this.context.stats.refused
+    refused['offender-delayed'] = (refused['offender-delayed'] ?? 0) + 1
+    this.log('debug', { wait }, 'reading held back: the address broke the protocol or a limit recently')
+    this.pauseReading(Pause.Offender)
+    this.offenderTimer = setTimeout(() => {
+      this.offenderTimer = null
+      this.startTurn()
+      this.resumeReading(Pause.Offender)
+    }, wait)
   }
 
   get subscriptions(): Map<string, ClientSubscription> {
@@ -518,6 +541,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     const refused = this.context.stats.refused
     refused[error.code] = (refused[error.code] ?? 0) + 1
     const reason = CLOSE_REASONS[error.code] ?? 'protocol-error'
+    if (OFFENCES.has(error.code)) this.context.offenders?.failed(addressOf(this.connection.remote))
     this.log('info', { code: error.code, reason }, 'session error')
     this.close(reason)
   }
@@ -580,6 +604,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     this.transactionsById = null
     this.receipts?.stop()
     if (this.rateTimer !== null) clearTimeout(this.rateTimer)
+    if (this.offenderTimer !== null) clearTimeout(this.offenderTimer)
     this.broker.sessionClosed(this)
   }
 
