@@ -68,6 +68,25 @@ const DISPATCH_BUDGET_MS = 2
 /** The clock is read once every this + 1 deliveries. */
 const DISPATCH_CHECK_DELIVERIES = 63
 
+/** Queues whose dispatch waits for the end of deferDispatch's work; null outside it. */
+let deferred: Set<Queue> | null = null
+
+/**
+ * Runs `work` with every queue's dispatch held back until it is done, then dispatches each
+ * queue it touched once: many messages given back together reach a consumer in queue order,
+ * whatever order they were given back in.
+ */
+export function deferDispatch(work: () => void): void {
+  if (deferred !== null) return work()
+  const queues = deferred = new Set()
+  try {
+    work()
+  } finally {
+    deferred = null
+    for (const queue of queues) queue.dispatch()
+  }
+}
+
 export class Queue {
   /** The destination clients use, e.g. `/queue/orders`. */
   readonly destination: string
@@ -179,6 +198,10 @@ export class Queue {
 
   /** Delivers waiting messages to ready consumers, round-robin. Safe to call at any time. */
   dispatch(): void {
+    if (deferred !== null) {
+      deferred.add(this)
+      return
+    }
     if (this.dispatching) {
       this.dispatchAgain = true
       return

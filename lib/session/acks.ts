@@ -7,6 +7,7 @@
 // client-individual consumer has hundreds in flight, each living long enough to be promoted to
 // V8's old generation, so every object here is garbage-collector work.
 import type { Delivery, Settlement } from '../broker/consumer.js'
+import { deferDispatch } from '../broker/queue.js'
 import type { StompVersion } from '../frame/frame.js'
 import type { ClientSubscription } from './subscription.js'
 
@@ -102,7 +103,10 @@ export class UnackedDeliveries {
    * go behind the last and move everything in front of it (10,000 unacked messages: 0.15 s).
    */
   private requeueNewestFirst(subscription: ClientSubscription, deliveries: ReadonlyArray<[string, Delivery]>): void {
-    for (let i = deliveries.length - 1; i >= 0; i--) this.settleOne(subscription, deliveries[i]![0], deliveries[i]![1], 'requeue')
+    // Delivered once all are back, oldest first.
+    deferDispatch(() => {
+      for (let i = deliveries.length - 1; i >= 0; i--) this.settleOne(subscription, deliveries[i]![0], deliveries[i]![1], 'requeue')
+    })
   }
 
   private settleOne(subscription: ClientSubscription, key: string, delivery: Delivery, how: Settlement): void {

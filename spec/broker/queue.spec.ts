@@ -4,7 +4,7 @@
 import t from 'tap'
 import type { AckMode, Consumer, Delivery, SessionRef } from '../../lib/broker/consumer.js'
 import { Message } from '../../lib/broker/message.js'
-import { Queue, type QueueOptions } from '../../lib/broker/queue.js'
+import { deferDispatch, Queue, type QueueOptions } from '../../lib/broker/queue.js'
 import { StompError } from '../../lib/errors.js'
 
 const OPTIONS: QueueOptions = { maxRedeliveries: 5, maxLength: 0, maxBytes: 0, overflow: 'drop-head' }
@@ -371,4 +371,22 @@ t.test('a consumer that comes back to many waiting messages gets them over sever
   t.equal(bodies.length, count + 1)
   t.ok(bodies.slice(0, count).every((body, i) => body === String(i)), 'every waiting message, in order')
   t.equal(bodies[count], 'late', 'then the later one')
+})
+
+t.test('messages given back together under deferDispatch, newest first, reach the next consumer in queue order', async (t) => {
+  const queue = queueWith()
+  const first = new FakeConsumer('first')
+  const binding = queue.addConsumer(first)
+  for (let i = 0; i < 5; i++) queue.enqueue(message(`m${i}`))
+  const second = new FakeConsumer('second')
+  second.isReady = false
+  queue.addConsumer(second)
+  binding.cancel()
+  second.isReady = true
+  deferDispatch(() => {
+    for (let i = 4; i >= 0; i--) first.requeue(i)
+    t.same(second.bodies(), [], 'nothing is dispatched until all are back')
+  })
+  t.same(second.bodies(), ['m0', 'm1', 'm2', 'm3', 'm4'])
+  t.ok(second.received.every((r) => r.redelivered))
 })
