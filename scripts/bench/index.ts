@@ -33,7 +33,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   // stompd's RSS after a burst, with the system's malloc and with jemalloc.
   memory: () => import('./memory.js'),
   'frame-limit': () => import('./frame-limit.js'), // --max-frame-size 8/16/32 MiB under 20 MB abuse
-  abuse: () => import('./abuse.js'), // every attack at once against the default limits, a well-behaved client alongside
+  abuse: () => import('./abuse.js'), // every attack at once against the limits, a well-behaved client alongside
 }
 
 /** What `npm run bench` runs with no name: everything once. */
