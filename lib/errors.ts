@@ -46,6 +46,7 @@ const MESSAGES = {
   'invalid-selector': 'invalid selector',
   'queue-full': 'queue full',
   'store-unavailable': 'store unavailable',
+  'cluster-unavailable': 'cluster unavailable',
   'internal-error': 'internal error',
 } as const
 

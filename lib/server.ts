@@ -20,6 +20,8 @@ import type { IncomingMessage } from 'node:http'
 import { readAclFile } from './auth/acl.js'
 import { setUpAuth, type AuthenticateHook } from './auth/setup.js'
 import { FailureThrottle } from './auth/throttle.js'
+import type { Backplane } from './cluster/backplane.js'
+import { RedisBackplane } from './cluster/redis-backplane.js'
 import type { UsersFileAuthenticator } from './auth/users.js'
 import { Admission } from './transport/admission.js'
 import type { Connection } from './transport/connection.js'
@@ -33,6 +35,8 @@ export type ServerOptions = Partial<StompdConfig> & {
   logger?: Logger
   /** Checks CONNECT's login and passcode the embedder's way (after --users and JWTs, if also configured). */
   authenticate?: AuthenticateHook
+  /** Joins a cluster through this backplane instead of the one --redis makes (several brokers in one process). */
+  backplane?: Backplane
 }
 
 export interface ListenAddresses {
@@ -66,19 +70,21 @@ export interface StompdServer {
 /** How long shutdown waits for clients to go before dropping their sockets. */
 const SHUTDOWN_GRACE_MS = 3000
 const WS_PATHS = ['/ws', '/stomp']
+/** How long listen() waits for Redis before starting without it. */
+const REDIS_START_WAIT_MS = 3000
 /** Bytes a WebSocket message may carry beyond --max-frame-size: room for a few small frames batched with a large one. */
 const WS_MESSAGE_SLACK = 64 * 1024
 
 export function createServer(options: ServerOptions = {}): StompdServer {
-  const { logger: givenLogger, authenticate, ...rest } = options
+  const { logger: givenLogger, authenticate, backplane: givenBackplane, ...rest } = options
   const config = resolveConfig(rest)
   const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'stompd' } })
-  if (config.redis !== '') throw new ConfigError('--redis: running several nodes over Redis is not available in this version')
   const store = openStore(config)
+  const backplane = givenBackplane ?? (config.redis === '' ? null : new RedisBackplane(config.redis, logger))
   const broker = new Broker({
     queue: { maxRedeliveries: config.maxRedeliveries, maxLength: config.queueMaxLength, maxBytes: config.queueMaxBytes, overflow: config.queueOverflow },
     topic: { maxBacklog: config.slowConsumerBacklog },
-  }, store)
+  }, store, backplane)
   const sessions = new Set<Session>()
   const stats: SessionStats = { connections: 0, delivered: 0, slowConsumers: 0, closed: {}, refused: {} }
   const heartbeats = new HeartbeatMonitor()
@@ -152,6 +158,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
     readiness: async () => {
       if (closing) return { ready: false, detail: 'shutting down' }
       if (store.problem !== null) return { ready: false, detail: `store: ${store.problem}` }
+      if (backplane !== null && backplane.problem !== null) return { ready: false, detail: `cluster: ${backplane.problem}` }
       return { ready: true }
     },
   })
@@ -204,6 +211,9 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       users = auth.users
       // Every stored message is back in its queue before the first client can connect.
       await broker.recover()
+      // A cluster member starts even with Redis away (it keeps trying; /readyz says so), but
+      // gives it a moment first, so a node started beside Redis is ready when it listens.
+      if (backplane instanceof RedisBackplane) await backplane.ready(REDIS_START_WAIT_MS).catch((err: Error) => logger.warn({ err: err.message }, 'starting without redis; it is retried'))
       await app.listen({ host: config.host, port: config.port })
       const httpAddress = app.server.address() as AddressInfo
       const tcpOptions = { highWaterMark: config.highWaterMark, closeTimeout }
@@ -254,6 +264,8 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       heartbeats.stop()
       // In-flight commits finish before the process goes.
       await broker.close()
+      // Only the backplane this server made: an embedder's is the embedder's to close.
+      if (givenBackplane === undefined) await backplane?.close()
     },
   }
 }

@@ -2,6 +2,7 @@
 // them, keeps durable topic subscriptions, and owns per-connection temporary queues. It
 // knows destinations and messages, never frames or sockets, and reaches persistence only
 // through the Store interface.
+import type { Backplane, TopicKind } from '../cluster/backplane.js'
 import { StompError } from '../errors.js'
 import { MemoryStore } from '../store/memory.js'
 import type { QueueRecord, Store } from '../store/store.js'
@@ -53,12 +54,16 @@ export class Broker {
   /** Temporary queues by owner session id, then by name. */
   private readonly tempQueues = new Map<string, Map<string, Queue>>()
   private sweeper: NodeJS.Timeout | null = null
+  /** How topic messages reach the other nodes of a cluster; null on a node of its own. */
+  private readonly backplane: Backplane | null
 
-  constructor(options: Partial<BrokerOptions> = {}, store: Store = new MemoryStore()) {
+  constructor(options: Partial<BrokerOptions> = {}, store: Store = new MemoryStore(), backplane: Backplane | null = null) {
     this.options = { ...DEFAULT_BROKER_OPTIONS, ...options }
     this.store = store
-    this.topics = new TopicRouter(this.options.topic)
-    this.fanouts = new TopicRouter(this.options.topic)
+    this.backplane = backplane
+    this.topics = new TopicRouter(this.options.topic, backplane === null ? null : interestIn(backplane, 'topic'))
+    this.fanouts = new TopicRouter(this.options.topic, backplane === null ? null : interestIn(backplane, 'fanout'))
+    if (backplane !== null) backplane.onMessage = (kind, name, message) => this.deliverRemote(kind, name, message)
     if (this.options.expirySweepInterval > 0) {
       this.sweeper = setInterval(() => this.sweepExpired(Date.now()), this.options.expirySweepInterval)
       this.sweeper.unref()
@@ -108,10 +113,17 @@ export class Broker {
     switch (destination.kind) {
       case 'topic':
       case 'fanout': {
+        const backplane = this.backplane
+        // Refused whole rather than delivered here and lost for the other nodes.
+        if (backplane !== null && backplane.problem !== null) return clusterUnavailable(backplane.problem)
         const router = destination.kind === 'topic' ? this.topics : this.fanouts
         const { targets, durable } = router.publish(destination.name, message)
-        if (targets === 0) this.stats.dropped++
-        return durable
+        if (backplane === null) {
+          if (targets === 0) this.stats.dropped++
+          return durable
+        }
+        const sent = backplane.publish(destination.kind, destination.name, message)
+        return durable === undefined ? sent : Promise.all([durable, sent]).then(() => undefined)
       }
       case 'queue':
         return this.queue(destination.name).enqueue(message)
@@ -126,6 +138,15 @@ export class Broker {
         return queue.enqueue(message)
       }
     }
+  }
+
+  /** A topic message another node published: delivered here as if published here, and not sent on. */
+  private deliverRemote(kind: TopicKind, name: string, message: Message): void {
+    if (message.isExpired(Date.now())) return
+    const router = kind === 'topic' ? this.topics : this.fanouts
+    const { durable } = router.publish(name, message)
+    // Nobody waits for it here; a store failure is the store's to report (/readyz).
+    durable?.catch(() => {})
   }
 
   subscribe(destination: Destination, consumer: Consumer): Binding {
@@ -300,6 +321,18 @@ export class Broker {
     if (dot < 0) return undefined
     return this.tempQueues.get(name.slice(0, dot))?.get(name.slice(dot + 1))
   }
+}
+
+/** Makes a router's interest in a pattern the backplane's: listen while it has targets. */
+function interestIn(backplane: Backplane, kind: TopicKind): (pattern: string, added: boolean) => void {
+  return (pattern, added) => {
+    if (added) backplane.listen(kind, pattern)
+    else backplane.unlisten(kind, pattern)
+  }
+}
+
+function clusterUnavailable(problem: string): StompError {
+  return new StompError('cluster-unavailable', `this node cannot reach the other nodes (${problem}); the message was not accepted`)
 }
 
 /** Only the limits actually given, so undefined ones do not override defaults. */

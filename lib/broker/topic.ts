@@ -78,12 +78,17 @@ export interface TopicPublish {
   durable: Promise<void> | undefined
 }
 
+/** Told when a pattern gains or loses a target: a cluster node listens to other nodes for it meanwhile. */
+export type InterestListener = (pattern: string, added: boolean) => void
+
 export class TopicRouter {
   readonly options: TopicOptions
   private readonly matcher = new TopicMatcher<TopicTarget>()
+  private readonly interest: InterestListener | null
 
-  constructor(options: TopicOptions) {
+  constructor(options: TopicOptions, interest: InterestListener | null = null) {
     this.options = options
+    this.interest = interest
   }
 
   get subscriptionCount(): number {
@@ -94,12 +99,14 @@ export class TopicRouter {
   subscribe(pattern: string, consumer: Consumer): Binding {
     const subscription = new TopicSubscription(this, pattern, consumer)
     this.matcher.add(pattern, subscription)
+    this.interest?.(pattern, true)
     return subscription
   }
 
   /** Adds a target that outlives connections (a durable subscription's queue). */
   bind(target: TopicTarget): void {
     this.matcher.add(target.pattern, target)
+    this.interest?.(target.pattern, true)
   }
 
   /**
@@ -118,6 +125,6 @@ export class TopicRouter {
   }
 
   remove(target: TopicTarget): void {
-    this.matcher.remove(target.pattern, target)
+    if (this.matcher.remove(target.pattern, target)) this.interest?.(target.pattern, false)
   }
 }

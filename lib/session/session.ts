@@ -552,6 +552,8 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   }
 
   private storeFailed(err: unknown, receiptId: string | undefined): void {
+    // The cluster's own refusal (Redis went away while the message was on its way) says so itself.
+    if (err instanceof StompError) return this.fail(err, receiptId)
     this.log('error', { err }, 'store failed to make a message durable')
     this.fail(new StompError('store-unavailable', 'the message could not be stored; it was not accepted'), receiptId)
   }

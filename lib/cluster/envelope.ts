@@ -1,0 +1,50 @@
+// A topic message on its way between nodes: who sent it (node and sequence number, so a node can
+// skip its own and a copy it already has), where to, and the message itself. One JSON line with
+// everything but the body, then the body's bytes as they are.
+import { Message, type Header } from '../broker/message.js'
+import type { TopicKind } from './backplane.js'
+
+export interface Envelope {
+  origin: string
+  seq: number
+  kind: TopicKind
+  name: string
+  message: Message
+}
+
+interface Head {
+  o: string
+  s: number
+  k: TopicKind
+  n: string
+  d: string
+  i: string
+  h: Header[]
+  p: boolean
+  e: number
+}
+
+const NEWLINE = 0x0a
+
+export function encodeEnvelope(origin: string, seq: number, kind: TopicKind, name: string, message: Message): Buffer {
+  const head: Head = { o: origin, s: seq, k: kind, n: name, d: message.destination, i: message.id, h: message.headers, p: message.persistent, e: message.expires }
+  // JSON never writes a raw newline (it escapes those in strings): the first one ends the head.
+  return Buffer.concat([Buffer.from(JSON.stringify(head) + '\n'), message.body])
+}
+
+/** The envelope in `bytes`; null when they are not one (another program writing to our channels). */
+export function decodeEnvelope(bytes: Buffer): Envelope | null {
+  const end = bytes.indexOf(NEWLINE)
+  if (end < 0) return null
+  let head: Head
+  try {
+    head = JSON.parse(bytes.toString('utf8', 0, end)) as Head
+  } catch {
+    return null
+  }
+  if (typeof head.o !== 'string' || typeof head.n !== 'string' || !Array.isArray(head.h)) return null
+  // A copy: the subscriber connection's buffer is not ours to keep.
+  const body = Buffer.from(bytes.subarray(end + 1))
+  const message = new Message({ id: head.i, destination: head.d, headers: head.h, body, persistent: head.p, expires: head.e })
+  return { origin: head.o, seq: head.s, kind: head.k, name: head.n, message }
+}

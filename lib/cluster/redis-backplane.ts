@@ -1,0 +1,127 @@
+// The Backplane over Redis pub/sub: a node PUBLISHes every topic message its clients send to the
+// channel of the topic's name, and SUBSCRIBEs (PSUBSCRIBE for wildcards) only to the channels its
+// own subscribers need, so a message crosses to the nodes that want it and no others. One
+// connection publishes, in order, so messages from one publisher arrive in the order sent;
+// another is in subscriber mode. ioredis reconnects with backoff and subscribes again by itself.
+import { randomBytes } from 'node:crypto'
+import { Redis, type RedisOptions } from 'ioredis'
+import type { Logger } from 'pino'
+import type { Message } from '../broker/message.js'
+import { StompError } from '../errors.js'
+import type { Backplane, RemoteDelivery, TopicKind } from './backplane.js'
+import { channelOf, subscriptionOf, type ChannelSubscription } from './channels.js'
+import { decodeEnvelope, encodeEnvelope } from './envelope.js'
+import { ListenCounts } from './listen-counts.js'
+
+/** How ioredis connects: never queue a command while disconnected (a SEND then gets ERROR instead of waiting). */
+export function redisOptions(): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    // Backoff from 100 ms to 2 s between attempts, forever.
+    retryStrategy: (attempt: number) => Math.min(2000, 100 * attempt),
+    lazyConnect: false,
+  }
+}
+
+export class RedisBackplane implements Backplane {
+  readonly nodeId = randomBytes(6).toString('base64url')
+  onMessage: RemoteDelivery = () => {}
+  private readonly publisher: Redis
+  private readonly subscriber: Redis
+  private readonly listening = new ListenCounts()
+  private readonly logger: Logger
+  private seq = 0
+  /** The last copy handed on: Redis sends one per matching subscription, one after another. */
+  private last = ''
+
+  constructor(url: string, logger: Logger) {
+    this.logger = logger
+    this.publisher = new Redis(url, redisOptions())
+    this.subscriber = new Redis(url, redisOptions())
+    for (const [role, connection] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
+      connection.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))
+      connection.on('ready', () => logger.info({ role }, 'redis connected'))
+    }
+    this.subscriber.on('ready', () => this.resubscribe())
+    this.subscriber.on('messageBuffer', (_channel: Buffer, bytes: Buffer) => this.receive(bytes))
+    this.subscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, bytes: Buffer) => this.receive(bytes))
+  }
+
+  /** Resolves once both connections are up (or rejects after `ms`). */
+  async ready(ms: number): Promise<void> {
+    const deadline = Date.now() + ms
+    while (this.problem !== null) {
+      if (Date.now() > deadline) throw new Error(`redis: ${this.problem}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+
+  get problem(): string | null {
+    if (this.publisher.status !== 'ready') return `publisher ${this.publisher.status}`
+    if (this.subscriber.status !== 'ready') return `subscriber ${this.subscriber.status}`
+    return null
+  }
+
+  publish(kind: TopicKind, name: string, message: Message): Promise<void> {
+    if (this.publisher.status !== 'ready') return Promise.reject(unavailable(`redis is ${this.publisher.status}`))
+    const bytes = encodeEnvelope(this.nodeId, ++this.seq, kind, name, message)
+    return this.publisher.publish(channelOf(kind, name), bytes).then(() => undefined, (err: Error) => {
+      throw unavailable(err.message)
+    })
+  }
+
+  listen(kind: TopicKind, pattern: string): void {
+    const subscription = subscriptionOf(kind, pattern)
+    if (this.listening.add(subscription)) this.command(subscription, true)
+  }
+
+  unlisten(kind: TopicKind, pattern: string): void {
+    const subscription = subscriptionOf(kind, pattern)
+    if (this.listening.remove(subscription)) this.command(subscription, false)
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.publisher.quit(), this.subscriber.quit()])
+    this.publisher.disconnect()
+    this.subscriber.disconnect()
+  }
+
+  /**
+   * (P)SUBSCRIBE or (P)UNSUBSCRIBE. While disconnected ioredis refuses the command, but
+   * re-subscribes to what it had on reconnecting; a channel first needed while Redis was away is
+   * subscribed to once it is back (see resubscribe).
+   */
+  private command(subscription: ChannelSubscription, on: boolean): void {
+    const connection = this.subscriber
+    const run = subscription.isPattern
+      ? (on ? connection.psubscribe(subscription.channel) : connection.punsubscribe(subscription.channel))
+      : (on ? connection.subscribe(subscription.channel) : connection.unsubscribe(subscription.channel))
+    run.catch((err: Error) => {
+      this.logger.warn({ err: err.message, channel: subscription.channel }, 'redis (un)subscribe failed; retried on reconnect')
+      if (on) this.connectionLost = true
+    })
+  }
+
+  private connectionLost = false
+
+  /** After a reconnect: subscribe again to everything needed now (ioredis only knows what it had). */
+  private resubscribe(): void {
+    if (!this.connectionLost) return
+    this.connectionLost = false
+    for (const subscription of this.listening.subscriptions()) this.command(subscription, true)
+  }
+
+  private receive(bytes: Buffer): void {
+    const envelope = decodeEnvelope(bytes)
+    if (envelope === null || envelope.origin === this.nodeId) return
+    const id = `${envelope.origin}:${envelope.seq}`
+    if (id === this.last) return
+    this.last = id
+    this.onMessage(envelope.kind, envelope.name, envelope.message)
+  }
+}
+
+function unavailable(detail: string): StompError {
+  return new StompError('cluster-unavailable', `the message could not reach the other nodes (${detail}); it was not accepted`)
+}
