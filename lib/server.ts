@@ -22,6 +22,7 @@ import { setUpAuth, type AuthenticateHook } from './auth/setup.js'
 import { FailureThrottle } from './auth/throttle.js'
 import type { Backplane } from './cluster/backplane.js'
 import { RedisBackplane } from './cluster/redis-backplane.js'
+import { RedisQueues } from './cluster/redis-queues.js'
 import type { UsersFileAuthenticator } from './auth/users.js'
 import { Admission } from './transport/admission.js'
 import type { Connection } from './transport/connection.js'
@@ -81,10 +82,12 @@ export function createServer(options: ServerOptions = {}): StompdServer {
   const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'stompd' } })
   const store = openStore(config)
   const backplane = givenBackplane ?? (config.redis === '' ? null : new RedisBackplane(config.redis, logger))
+  // With --redis the cluster's queues live in Redis Streams, whatever --store says.
+  const sharedQueues = config.redis === '' || backplane === null ? null : new RedisQueues(config.redis, backplane.nodeId, logger)
   const broker = new Broker({
     queue: { maxRedeliveries: config.maxRedeliveries, maxLength: config.queueMaxLength, maxBytes: config.queueMaxBytes, overflow: config.queueOverflow },
     topic: { maxBacklog: config.slowConsumerBacklog },
-  }, store, backplane)
+  }, store, backplane, sharedQueues)
   const sessions = new Set<Session>()
   const stats: SessionStats = { connections: 0, delivered: 0, slowConsumers: 0, closed: {}, refused: {} }
   const heartbeats = new HeartbeatMonitor()
@@ -159,6 +162,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       if (closing) return { ready: false, detail: 'shutting down' }
       if (store.problem !== null) return { ready: false, detail: `store: ${store.problem}` }
       if (backplane !== null && backplane.problem !== null) return { ready: false, detail: `cluster: ${backplane.problem}` }
+      if (sharedQueues !== null && sharedQueues.problem !== null) return { ready: false, detail: `cluster: ${sharedQueues.problem}` }
       return { ready: true }
     },
   })
@@ -214,6 +218,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       // A cluster member starts even with Redis away (it keeps trying; /readyz says so), but
       // gives it a moment first, so a node started beside Redis is ready when it listens.
       if (backplane instanceof RedisBackplane) await backplane.ready(REDIS_START_WAIT_MS).catch((err: Error) => logger.warn({ err: err.message }, 'starting without redis; it is retried'))
+      sharedQueues?.start()
       await app.listen({ host: config.host, port: config.port })
       const httpAddress = app.server.address() as AddressInfo
       const tcpOptions = { highWaterMark: config.highWaterMark, closeTimeout }
@@ -266,6 +271,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       await broker.close()
       // Only the backplane this server made: an embedder's is the embedder's to close.
       if (givenBackplane === undefined) await backplane?.close()
+      await sharedQueues?.close()
     },
   }
 }

@@ -3,6 +3,7 @@
 // knows destinations and messages, never frames or sockets, and reaches persistence only
 // through the Store interface.
 import type { Backplane, TopicKind } from '../cluster/backplane.js'
+import type { RedisQueues } from '../cluster/redis-queues.js'
 import { StompError } from '../errors.js'
 import { MemoryStore } from '../store/memory.js'
 import type { QueueRecord, Store } from '../store/store.js'
@@ -56,11 +57,14 @@ export class Broker {
   private sweeper: NodeJS.Timeout | null = null
   /** How topic messages reach the other nodes of a cluster; null on a node of its own. */
   private readonly backplane: Backplane | null
+  /** Where a cluster's `/queue/`s live (Redis Streams); null: in this process and its store. */
+  private readonly sharedQueues: RedisQueues | null
 
-  constructor(options: Partial<BrokerOptions> = {}, store: Store = new MemoryStore(), backplane: Backplane | null = null) {
+  constructor(options: Partial<BrokerOptions> = {}, store: Store = new MemoryStore(), backplane: Backplane | null = null, sharedQueues: RedisQueues | null = null) {
     this.options = { ...DEFAULT_BROKER_OPTIONS, ...options }
     this.store = store
     this.backplane = backplane
+    this.sharedQueues = sharedQueues
     this.topics = new TopicRouter(this.options.topic, backplane === null ? null : interestIn(backplane, 'topic'))
     this.fanouts = new TopicRouter(this.options.topic, backplane === null ? null : interestIn(backplane, 'fanout'))
     if (backplane !== null) backplane.onMessage = (kind, name, message) => this.deliverRemote(kind, name, message)
@@ -254,7 +258,8 @@ export class Broker {
       ? { ...this.options.queue, maxRedeliveries: Infinity, maxLength: 0, maxBytes: 0 }
       : this.options.queue
     const options: QueueOptions = { ...defaults, ...definedLimits(limits) }
-    const queue = new Queue(destination, options, isDeadLetterQueue ? null : (message, reason) => this.deadLetter(name, message, reason), this.store, destination)
+    const deadLetter = isDeadLetterQueue ? null : (message: Message, reason: string) => this.deadLetter(name, message, reason)
+    const queue = this.sharedQueues?.create(destination, options, deadLetter) ?? new Queue(destination, options, deadLetter, this.store, destination)
     this.queues.set(name, queue)
     return queue
   }

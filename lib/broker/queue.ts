@@ -21,6 +21,9 @@ export interface QueueOptions {
   overflow: OverflowPolicy
 }
 
+/** What a queue needs of a store: the rest of Store is the broker's. */
+export type QueueStore = Pick<Store, 'append' | 'delivered' | 'remove'>
+
 /** Where a queue sends what it gives up on; null discards. */
 export type DeadLetterSink = ((message: Message, reason: string) => void) | null
 
@@ -94,7 +97,7 @@ export class Queue {
   readonly storeName: string | null
   readonly options: QueueOptions
   private readonly deadLetter: DeadLetterSink
-  private readonly store: Store | null
+  private readonly store: QueueStore | null
   private readonly waiting = new Fifo<QueueEntry>()
   private consumers: Consumer[] = []
   private nextConsumer = 0
@@ -108,7 +111,7 @@ export class Queue {
   /** Set while the rest of a dispatch that ran out of time waits for the next turn. */
   private continuation: NodeJS.Immediate | null = null
 
-  constructor(destination: string, options: QueueOptions, deadLetter: DeadLetterSink, store: Store | null, storeName: string | null) {
+  constructor(destination: string, options: QueueOptions, deadLetter: DeadLetterSink, store: QueueStore | null, storeName: string | null) {
     this.destination = destination
     this.options = options
     this.deadLetter = deadLetter
@@ -180,6 +183,26 @@ export class Queue {
   private indexOf(entry: QueueEntry): number {
     for (let i = 0; i < this.waiting.length; i++) if (this.waiting.at(i) === entry) return i
     return -1
+  }
+
+  /** Consumers that could take a message now. */
+  get readyConsumerCount(): number {
+    let ready = 0
+    for (const consumer of this.consumers) if (consumer.ready) ready++
+    return ready
+  }
+
+  /**
+   * Takes every waiting message out, oldest first, without forgetting it in the store: for a
+   * cluster node handing what it fetched back to the others when its last consumer left.
+   */
+  takeWaiting(): Array<{ message: Message, key: number, deliveries: number }> {
+    const taken: Array<{ message: Message, key: number, deliveries: number }> = []
+    for (let entry = this.waiting.shift(); entry !== undefined; entry = this.waiting.shift()) {
+      this.forgetWaiting(entry)
+      taken.push({ message: entry.message, key: entry.key, deliveries: entry.deliveries })
+    }
+    return taken
   }
 
   /** Puts back a message recovered from the store, in recovery order; dispatch happens later. */

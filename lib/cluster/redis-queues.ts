@@ -1,0 +1,316 @@
+// Queues shared by every node, on Redis Streams. A queue is a stream (`stompd:queue:<name>`) with
+// one consumer group; each node reads from it, as a consumer named after itself, only as many
+// messages as its own subscribers can take now, and keeps them in a local Queue that hands them
+// out, round-robin, with acks and redeliveries as on one node. An ACK is XACK + XDEL; a message
+// still held when its node's last subscriber leaves goes back to the stream. Each node keeps a
+// key alive while it lives; the others claim what a dead node had taken (XCLAIM) and deliver it
+// marked redelivered. SEND is XADD, and its RECEIPT waits for Redis.
+import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { PublishResult } from '../broker/broker.js'
+import type { Binding, Consumer } from '../broker/consumer.js'
+import type { Message } from '../broker/message.js'
+import { Queue, type DeadLetterSink, type QueueOptions, type QueueStore } from '../broker/queue.js'
+import { StompError } from '../errors.js'
+import { decodeEnvelope, encodeEnvelope } from './envelope.js'
+import { redisOptions } from './redis-backplane.js'
+
+const GROUP = 'stompd'
+const STREAM_PREFIX = 'stompd:queue:'
+const NODE_PREFIX = 'stompd:node:'
+/** A node's key lives this long without being renewed (every LIVENESS_RENEW_MS). */
+const LIVENESS_TTL_MS = 3000
+const LIVENESS_RENEW_MS = 1000
+/** How often pending entries of dead nodes are looked for. */
+const REAP_INTERVAL_MS = 1000
+/** How long one XREADGROUP waits for new messages before the set of queues is looked at again. */
+const READ_BLOCK_MS = 100
+/** Messages fetched per ready local subscriber: enough to keep it busy, few enough to share the work out. */
+const PER_CONSUMER = 10
+const MAX_FETCH = 100
+
+/** Reject-publish: XADD only while the stream is shorter than the limit (checked and added in one step). */
+const ADD_IF_ROOM = `
+if tonumber(ARGV[1]) > 0 and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[1], '*', 'm', ARGV[2], 'd', ARGV[3])
+return 1`
+
+function unavailable(detail: string): StompError {
+  return new StompError('cluster-unavailable', `the queue could not be reached (${detail}); the message was not accepted`)
+}
+
+/** Stream fields as XREADGROUP and XCLAIM return them: [name, value, name, value, ...]. */
+function field(fields: Buffer[], name: string): Buffer | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.toString() === name) return fields[i + 1]
+  return undefined
+}
+
+/** The local Queue's store: what it forgets (acked, expired, dead-lettered) leaves the stream. */
+class StreamLedger implements QueueStore {
+  queue: StreamQueue | null = null
+  private readonly ids = new Map<number, string>()
+  private nextKey = 0
+
+  keyFor(id: string): number {
+    const key = ++this.nextKey
+    this.ids.set(key, id)
+    return key
+  }
+
+  idOf(key: number): string | undefined {
+    return this.ids.get(key)
+  }
+
+  append(): never {
+    throw new Error('a stream queue is appended to by XADD, not through its ledger')
+  }
+
+  delivered(): void {
+    // Redis counts deliveries itself (XPENDING), for whoever claims the entry later.
+  }
+
+  remove(key: number): void {
+    const id = this.ids.get(key)
+    if (id === undefined) return
+    this.ids.delete(key)
+    this.queue?.removeEntry(id)
+  }
+
+  forget(key: number): void {
+    this.ids.delete(key)
+  }
+}
+
+export class StreamQueue extends Queue {
+  readonly stream: string
+  private readonly cluster: RedisQueues
+  private readonly ledger: StreamLedger
+
+  constructor(cluster: RedisQueues, destination: string, options: QueueOptions, deadLetter: DeadLetterSink) {
+    const ledger = new StreamLedger()
+    super(destination, options, deadLetter, ledger, destination)
+    ledger.queue = this
+    this.ledger = ledger
+    this.cluster = cluster
+    this.stream = STREAM_PREFIX + destination.slice('/queue/'.length)
+  }
+
+  override enqueue(message: Message): PublishResult {
+    return this.cluster.add(this, message, 0)
+  }
+
+  override addConsumer(consumer: Consumer): Binding {
+    const binding = super.addConsumer(consumer)
+    this.cluster.wanted(this)
+    return {
+      resume: () => {
+        binding.resume()
+        this.cluster.wanted(this)
+      },
+      cancel: () => {
+        binding.cancel()
+        // After the session has given back what it held (right after its cancels).
+        queueMicrotask(() => this.releaseIfUnconsumed())
+      },
+    }
+  }
+
+  /** How many more messages this node should fetch for its subscribers now. */
+  get demand(): number {
+    if (this.consumerCount === 0) return 0
+    return Math.max(0, Math.min(MAX_FETCH, PER_CONSUMER * this.readyConsumerCount - this.depth))
+  }
+
+  /** A stream entry fetched or claimed for this node: into the local queue, then out to a subscriber. */
+  accept(id: string, fields: Buffer[], deliveries: number): void {
+    const bytes = field(fields, 'm')
+    const envelope = bytes === undefined ? null : decodeEnvelope(bytes)
+    if (envelope === null) {
+      this.removeEntry(id) // not ours to understand: it would block the queue forever
+      return
+    }
+    const carried = Number(field(fields, 'd')?.toString() ?? '0')
+    // A read that was under way when the last subscriber here left: straight back for the others.
+    if (this.consumerCount === 0) return this.cluster.giveBack(this, id, envelope.message, Math.max(carried, deliveries))
+    this.restore(envelope.message, this.ledger.keyFor(id), Math.max(carried, deliveries))
+    this.dispatch()
+  }
+
+  removeEntry(id: string): void {
+    this.cluster.remove(this, id)
+  }
+
+  /** No subscriber left here: what this node fetched goes back to the stream for the others. */
+  private releaseIfUnconsumed(): void {
+    if (this.consumerCount > 0) return
+    for (const { message, key, deliveries } of this.takeWaiting()) {
+      const id = this.ledger.idOf(key)
+      this.ledger.forget(key)
+      if (id !== undefined) this.cluster.giveBack(this, id, message, deliveries)
+    }
+  }
+}
+
+export class RedisQueues {
+  readonly nodeId: string
+  private readonly commands: Redis
+  private readonly reader: Redis
+  private readonly logger: Logger
+  private readonly queues = new Map<string, StreamQueue>()
+  private readonly grouped = new Set<string>()
+  private wake: (() => void) | null = null
+  private closed = false
+  private readonly timers: NodeJS.Timeout[] = []
+
+  constructor(url: string, nodeId: string, logger: Logger) {
+    this.nodeId = nodeId
+    this.logger = logger
+    this.commands = new Redis(url, redisOptions())
+    this.reader = new Redis(url, redisOptions())
+    for (const [role, connection] of [['queues', this.commands], ['queue reader', this.reader]] as const) {
+      connection.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))
+    }
+    this.commands.defineCommand('addIfRoom', { numberOfKeys: 1, lua: ADD_IF_ROOM })
+  }
+
+  get problem(): string | null {
+    if (this.commands.status !== 'ready') return `queues ${this.commands.status}`
+    if (this.reader.status !== 'ready') return `queue reader ${this.reader.status}`
+    return null
+  }
+
+  create(destination: string, options: QueueOptions, deadLetter: DeadLetterSink): StreamQueue {
+    const queue = new StreamQueue(this, destination, options, deadLetter)
+    this.queues.set(queue.stream, queue)
+    return queue
+  }
+
+  start(): void {
+    const renew = (): void => {
+      if (this.commands.status === 'ready') this.commands.set(NODE_PREFIX + this.nodeId, String(Date.now()), 'PX', LIVENESS_TTL_MS).catch(() => {})
+    }
+    renew()
+    this.timers.push(setInterval(renew, LIVENESS_RENEW_MS), setInterval(() => void this.reap().catch(() => {}), REAP_INTERVAL_MS))
+    for (const timer of this.timers) timer.unref()
+    void this.readLoop()
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    for (const timer of this.timers) clearInterval(timer)
+    this.wake?.()
+    await this.commands.del(NODE_PREFIX + this.nodeId).catch(() => {})
+    await Promise.allSettled([this.commands.quit(), this.reader.quit()])
+    this.commands.disconnect()
+    this.reader.disconnect()
+  }
+
+  /** SEND: XADD (reject-publish checks the length in the same step); resolves once Redis has it. */
+  add(queue: StreamQueue, message: Message, deliveries: number): PublishResult {
+    if (this.commands.status !== 'ready') return unavailable(`redis is ${this.commands.status}`)
+    const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
+    const { maxLength, overflow } = queue.options
+    const added = this.ensureGroup(queue.stream).then(async () => {
+      if (overflow === 'reject-publish') {
+        const ok = await (this.commands as unknown as { addIfRoom(key: string, max: number, m: Buffer, d: number): Promise<number> }).addIfRoom(queue.stream, maxLength, bytes, deliveries)
+        if (ok === 0) throw new StompError('queue-full', `${queue.destination} is full (max-length ${maxLength})`)
+        return
+      }
+      const trim = maxLength > 0 ? ['MAXLEN', String(maxLength)] : []
+      await this.commands.xadd(queue.stream, ...trim, '*', 'm', bytes, 'd', String(deliveries))
+    })
+    return added.catch((err: unknown) => {
+      throw err instanceof StompError ? err : unavailable((err as Error).message)
+    })
+  }
+
+  /** Acked, expired or dead-lettered: out of the group's pending list and out of the stream. */
+  remove(queue: StreamQueue, id: string): void {
+    this.commands.multi().xack(queue.stream, GROUP, id).xdel(queue.stream, id).exec().catch((err: Error) => {
+      this.logger.warn({ err: err.message, queue: queue.destination }, 'redis: an ack was lost; the message may come again')
+    })
+  }
+
+  /** Back to the stream for any node: a copy at the end (with its delivery count), the original gone, in one step. */
+  giveBack(queue: StreamQueue, id: string, message: Message, deliveries: number): void {
+    const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
+    this.commands.multi().xadd(queue.stream, '*', 'm', bytes, 'd', String(deliveries)).xack(queue.stream, GROUP, id).xdel(queue.stream, id).exec().catch((err: Error) => {
+      this.logger.warn({ err: err.message, queue: queue.destination }, 'redis: a message could not be handed back; another node claims it when this one goes')
+    })
+  }
+
+  /** Some local queue may want messages now. */
+  wanted(_queue: StreamQueue): void {
+    this.wake?.()
+  }
+
+  private ensureGroup(stream: string): Promise<void> {
+    if (this.grouped.has(stream)) return Promise.resolve()
+    return this.commands.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM').then(() => undefined, (err: Error) => {
+      if (!err.message.includes('BUSYGROUP')) throw err
+    }).then(() => {
+      this.grouped.add(stream)
+    })
+  }
+
+  /** Fetches for the queues whose subscribers here can take more, one XREADGROUP for all of them. */
+  private async readLoop(): Promise<void> {
+    while (!this.closed) {
+      const wanting = [...this.queues.values()].filter((queue) => queue.demand > 0)
+      if (wanting.length === 0 || this.reader.status !== 'ready') {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve
+          setTimeout(resolve, 250).unref()
+        })
+        this.wake = null
+        continue
+      }
+      try {
+        for (const queue of wanting) await this.ensureGroup(queue.stream)
+        const count = Math.max(...wanting.map((queue) => queue.demand))
+        const reply = await this.reader.callBuffer('XREADGROUP', 'GROUP', GROUP, this.nodeId, 'COUNT', String(count), 'BLOCK', String(READ_BLOCK_MS),
+          'STREAMS', ...wanting.map((queue) => queue.stream), ...wanting.map(() => '>')) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null
+        for (const [stream, entries] of reply ?? []) {
+          const queue = this.queues.get(stream.toString())
+          for (const [id, fields] of entries) {
+            if (queue === undefined) continue
+            queue.accept(id.toString(), fields, 0)
+          }
+        }
+      } catch (err) {
+        const message = (err as Error).message
+        if (message.includes('NOGROUP')) this.grouped.clear()
+        else this.logger.debug({ err: message }, 'redis: reading queues failed; trying again')
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+    }
+  }
+
+  /** Claims, for queues with subscribers here, what nodes that are gone had fetched and not acked. */
+  private async reap(): Promise<void> {
+    if (this.commands.status !== 'ready') return
+    const alive = new Map<string, boolean>([[this.nodeId, true]])
+    for (const queue of this.queues.values()) {
+      if (queue.consumerCount === 0) continue
+      const pending = await this.commands.xpending(queue.stream, GROUP, '-', '+', 100) as Array<[string, string, number, number]>
+      const dead: Array<[string, number]> = []
+      for (const [id, consumer, , deliveries] of pending) {
+        let isAlive = alive.get(consumer)
+        if (isAlive === undefined) {
+          isAlive = (await this.commands.exists(NODE_PREFIX + consumer)) === 1
+          alive.set(consumer, isAlive)
+        }
+        if (!isAlive) dead.push([id, deliveries])
+      }
+      if (dead.length === 0) continue
+      const times = new Map(dead)
+      const claimed = await this.commands.callBuffer('XCLAIM', queue.stream, GROUP, this.nodeId, '0', ...dead.map(([id]) => id)) as Array<[Buffer, Buffer[]] | null>
+      for (const entry of claimed) {
+        if (entry === null) continue // trimmed or deleted meanwhile
+        const id = entry[0].toString()
+        queue.accept(id, entry[1], times.get(id) ?? 1)
+      }
+      this.logger.info({ queue: queue.destination, claimed: claimed.length }, 'claimed messages a node that is gone had not acked')
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// Three stompd processes on one private Redis share their queues: each message goes to exactly
+// one consumer in the whole cluster, the work is spread over the nodes, a queue keeps what nobody
+// consumes, and what a node killed with SIGKILL had taken and not acked is delivered elsewhere,
+// marked redelivered, with nothing receipted lost.
+import t from 'tap'
+import { startBrokerProcess, type BrokerProcess } from '../helpers/child.js'
+import { RawClient, getHeader } from '../helpers/raw.js'
+import { startRedis } from '../helpers/redis.js'
+import type { Frame } from '../../lib/frame/frame.js'
+
+type T = Parameters<typeof startBrokerProcess>[0]
+
+async function node(t: T, redis: string): Promise<BrokerProcess> {
+  return startBrokerProcess(t, ['--store', 'memory', '--redis', redis])
+}
+
+const messages = (client: RawClient): Frame[] => client.frames.filter((f) => f.command === 'MESSAGE')
+
+/** A consumer that acks every message (client-individual) as it comes. */
+async function acking(t: T, open: () => Promise<RawClient>, destination: string): Promise<RawClient> {
+  const client = await open()
+  await client.connect()
+  client.frame('SUBSCRIBE', [['id', 's'], ['destination', destination], ['ack', 'client-individual'], ['receipt', 'sub']])
+  await client.until(() => client.frames.some((f) => f.command === 'RECEIPT'))
+  const timer = setInterval(() => {
+    for (const message of messages(client)) {
+      if ((message as Frame & { acked?: boolean }).acked === true) continue
+      ;(message as Frame & { acked?: boolean }).acked = true
+      client.frame('ACK', [['id', getHeader(message, 'ack')!]])
+    }
+  }, 5)
+  t.teardown(() => clearInterval(timer))
+  return client
+}
+
+async function produce(client: RawClient, destination: string, count: number, prefix = ''): Promise<void> {
+  for (let i = 0; i < count; i++) client.frame('SEND', [['destination', destination], ['receipt', `p${prefix}${i}`]], `${prefix}${i}`)
+  await client.until(() => client.frames.filter((f) => f.command === 'RECEIPT').length >= count, 20_000)
+}
+
+t.test('cluster queue: exactly once across three nodes, spread over them, over WS and TCP', async (t) => {
+  const redis = await startRedis(t)
+  const nodes = [await node(t, redis.url), await node(t, redis.url), await node(t, redis.url)]
+  const consumers: RawClient[] = []
+  for (const n of nodes) {
+    consumers.push(await acking(t, () => RawClient.ws(t, n.ws), '/queue/work'))
+    consumers.push(await acking(t, () => RawClient.tcp(t, n.tcp), '/queue/work'))
+  }
+  const producer = await RawClient.tcp(t, nodes[0]!.tcp)
+  await producer.connect()
+  const count = 1500
+  await produce(producer, '/queue/work', count)
+  const received = (): number => consumers.reduce((sum, c) => sum + messages(c).length, 0)
+  await producer.until(() => received() >= count, 20_000)
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const bodies = consumers.flatMap((c) => messages(c).map((m) => m.body.toString()))
+  t.equal(bodies.length, count, 'as many deliveries as messages')
+  t.equal(new Set(bodies).size, count, 'every message once')
+  const perNode = [0, 1, 2].map((i) => messages(consumers[2 * i]!).length + messages(consumers[2 * i + 1]!).length)
+  t.ok(perNode.every((n) => n > 0), `consumers on every node got work (${perNode.join(', ')})`)
+  t.ok(consumers.every((c) => messages(c).every((m) => getHeader(m, 'redelivered') === 'false')), 'none marked redelivered')
+})
+
+t.test('cluster queue: messages sent while nobody consumes wait, and a consumer on another node gets them all, in order', async (t) => {
+  const redis = await startRedis(t)
+  const [a, b] = [await node(t, redis.url), await node(t, redis.url)]
+  const producer = await RawClient.ws(t, a.ws)
+  await producer.connect()
+  await produce(producer, '/queue/later', 200)
+  const consumer = await RawClient.tcp(t, b.tcp)
+  await consumer.connect()
+  consumer.frame('SUBSCRIBE', [['id', 's'], ['destination', '/queue/later']])
+  await consumer.until(() => messages(consumer).length >= 200, 10_000)
+  t.same(messages(consumer).map((m) => m.body.toString()), Array.from({ length: 200 }, (_, i) => String(i)))
+})
+
+t.test('cluster queue: a node killed with SIGKILL mid-stream loses nothing; what it held comes elsewhere redelivered; it rejoins', async (t) => {
+  const redis = await startRedis(t)
+  const [a, b, c] = [await node(t, redis.url), await node(t, redis.url), await node(t, redis.url)]
+  // On b: a consumer that takes messages and never acks them.
+  const hoarder = await RawClient.tcp(t, b.tcp)
+  await hoarder.connect()
+  hoarder.frame('SUBSCRIBE', [['id', 's'], ['destination', '/queue/jobs'], ['ack', 'client-individual'], ['receipt', 'sub']])
+  await hoarder.until(() => hoarder.frames.some((f) => f.command === 'RECEIPT'))
+  const producer = await RawClient.tcp(t, a.tcp)
+  await producer.connect()
+  await produce(producer, '/queue/jobs', 100, 'a')
+  await hoarder.until(() => messages(hoarder).length > 0, 10_000)
+  const held = messages(hoarder).map((m) => m.body.toString())
+
+  b.child.kill('SIGKILL')
+  await b.exited
+  // On c: a consumer that acks; it should get everything, what b held marked redelivered.
+  const worker = await acking(t, () => RawClient.ws(t, c.ws), '/queue/jobs')
+  const started = Date.now()
+  await worker.until(() => new Set(messages(worker).map((m) => m.body.toString())).size >= 100, 30_000)
+  t.ok(Date.now() - started < 30_000, `all delivered elsewhere within 30 s (${Date.now() - started} ms)`)
+  const got = messages(worker)
+  t.equal(new Set(got.map((m) => m.body.toString())).size, 100, 'none lost')
+  for (const message of got) {
+    const body = message.body.toString()
+    if (held.includes(body)) t.equal(getHeader(message, 'redelivered'), 'true', `${body}, held by the killed node, is marked redelivered`)
+  }
+  const counts = new Map<string, number>()
+  for (const message of got) counts.set(message.body.toString(), (counts.get(message.body.toString()) ?? 0) + 1)
+  const unflagged = got.filter((m) => counts.get(m.body.toString())! > 1 && getHeader(m, 'redelivered') !== 'true')
+  t.equal(unflagged.length, 0, 'no duplicate without the redelivered flag')
+
+  // b comes back and takes part again.
+  const b2 = await node(t, redis.url)
+  const rejoined = await acking(t, () => RawClient.tcp(t, b2.tcp), '/queue/jobs')
+  worker.frame('UNSUBSCRIBE', [['id', 's'], ['receipt', 'gone']])
+  await worker.until(() => worker.frames.some((f) => getHeader(f, 'receipt-id') === 'gone'))
+  await produce(producer, '/queue/jobs', 20, 'z')
+  await rejoined.until(() => messages(rejoined).length >= 20, 10_000)
+  // Not necessarily in order: a message c had just fetched as its consumer left goes back to the end.
+  t.same(messages(rejoined).map((m) => m.body.toString()).sort(), Array.from({ length: 20 }, (_, i) => `z${i}`).sort(), 'the restarted node consumes again')
+})
