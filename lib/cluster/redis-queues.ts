@@ -171,6 +171,7 @@ export class RedisQueues {
       connection.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))
     }
     this.commands.defineCommand('addIfRoom', { numberOfKeys: 1, lua: ADD_IF_ROOM })
+    this.commands.on('ready', () => this.retryAcks())
   }
 
   get problem(): string | null {
@@ -226,9 +227,26 @@ export class RedisQueues {
 
   /** Acked, expired or dead-lettered: out of the group's pending list and out of the stream. */
   remove(queue: StreamQueue, id: string): void {
-    this.commands.multi().xack(queue.stream, GROUP, id).xdel(queue.stream, id).exec().catch((err: Error) => {
-      this.logger.warn({ err: err.message, queue: queue.destination }, 'redis: an ack was lost; the message may come again')
+    if (this.commands.status !== 'ready') {
+      this.acksToRetry.push([queue.stream, id])
+      return
+    }
+    this.commands.multi().xack(queue.stream, GROUP, id).xdel(queue.stream, id).exec().catch(() => {
+      // Still pending under this (live) node: nobody else gets it; the ack is sent again on reconnect.
+      this.acksToRetry.push([queue.stream, id])
     })
+  }
+
+  /** Acks Redis did not take while it was away, sent again once it is back. */
+  private acksToRetry: Array<[stream: string, id: string]> = []
+
+  private retryAcks(): void {
+    const acks = this.acksToRetry
+    this.acksToRetry = []
+    for (const [stream, id] of acks) {
+      const queue = this.queues.get(stream)
+      if (queue !== undefined) this.remove(queue, id)
+    }
   }
 
   /** Back to the stream for any node: a copy at the end (with its delivery count), the original gone, in one step. */

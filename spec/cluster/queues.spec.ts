@@ -116,3 +116,43 @@ t.test('cluster queue: a node killed with SIGKILL mid-stream loses nothing; what
   // Not necessarily in order: a message c had just fetched as its consumer left goes back to the end.
   t.same(messages(rejoined).map((m) => m.body.toString()).sort(), Array.from({ length: 20 }, (_, i) => `z${i}`).sort(), 'the restarted node consumes again')
 })
+
+t.test('cluster queue: Redis restarted under load loses nothing receipted; SENDs while it is away get ERROR cluster unavailable', async (t) => {
+  const redis = await startRedis(t)
+  const [a, b] = [await node(t, redis.url), await node(t, redis.url)]
+  const worker = await acking(t, () => RawClient.tcp(t, b.tcp), '/queue/load')
+  const receipted = new Set<string>()
+  let refusals = 0
+  let stopped = false
+  // A producer as an application writes one: each message receipted; on an ERROR it reconnects and sends it again.
+  const producing = (async () => {
+    let producer = await RawClient.tcp(t, a.tcp)
+    await producer.connect()
+    for (let i = 0; i < 400 && !stopped; i++) {
+      producer.frame('SEND', [['destination', '/queue/load'], ['receipt', `m${i}`]], `m${i}`)
+      const answer = await producer.next(10_000)
+      if (answer.command === 'RECEIPT') {
+        receipted.add(`m${i}`)
+      } else {
+        refusals++
+        t.equal(getHeader(answer, 'message'), 'cluster unavailable')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        producer = await RawClient.tcp(t, a.tcp)
+        await producer.connect()
+        i--
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  })()
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  await redis.stop()
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  await redis.start()
+  await producing
+  stopped = true
+  t.ok(refusals > 0, `SENDs were refused while Redis was away (${refusals})`)
+  t.equal(receipted.size, 400, 'every message was receipted in the end')
+  await worker.until(() => new Set(messages(worker).map((m) => m.body.toString())).size >= 400, 30_000)
+  const got = new Set(messages(worker).map((m) => m.body.toString()))
+  t.equal([...receipted].filter((m) => !got.has(m)).length, 0, 'every receipted message was delivered')
+})
