@@ -135,11 +135,14 @@ export class Broker {
         return this.tempQueue(from.id, destination.name).enqueue(message)
       case 'reply-queue': {
         const queue = this.replyQueue(destination.name)
-        if (queue === undefined) {
-          this.stats.dropped++
-          return undefined
+        if (queue !== undefined) return queue.enqueue(message)
+        // Its connection may be on another node of the cluster.
+        if (this.backplane !== null) {
+          if (this.backplane.problem !== null) return clusterUnavailable(this.backplane.problem)
+          return this.backplane.publish('reply', destination.name, message)
         }
-        return queue.enqueue(message)
+        this.stats.dropped++
+        return undefined
       }
     }
   }
@@ -147,6 +150,12 @@ export class Broker {
   /** A topic message another node published: delivered here as if published here, and not sent on. */
   private deliverRemote(kind: TopicKind, name: string, message: Message): void {
     if (message.isExpired(Date.now())) return
+    if (kind === 'reply') {
+      const queue = this.replyQueue(name)
+      if (queue === undefined) this.stats.dropped++ // its connection is gone
+      else queue.enqueue(message)
+      return
+    }
     const router = kind === 'topic' ? this.topics : this.fanouts
     const { durable } = router.publish(name, message)
     // Nobody waits for it here; a store failure is the store's to report (/readyz).
@@ -218,6 +227,7 @@ export class Broker {
     if (owned === undefined) return
     for (const queue of owned.values()) queue.purge()
     this.tempQueues.delete(session.id)
+    this.backplane?.unlisten('reply', session.id)
   }
 
   /** The queue for a `/queue/` name, created on first use. */
@@ -310,6 +320,8 @@ export class Broker {
     if (owned === undefined) {
       owned = new Map()
       this.tempQueues.set(sessionId, owned)
+      // Replies from clients on other nodes find this connection's temporary queues here.
+      this.backplane?.listen('reply', sessionId)
     }
     let queue = owned.get(name)
     if (queue === undefined) {

@@ -3,8 +3,12 @@
 // Store: the broker never knows whether Redis (redis-backplane.ts) or a test double is behind it.
 import type { Message } from '../broker/message.js'
 
-/** Topics (`/topic/`, wildcards) and RabbitMQ's fanout exchange (exact names) are separate namespaces. */
-export type TopicKind = 'topic' | 'fanout'
+/**
+ * Topics (`/topic/`, wildcards) and RabbitMQ's fanout exchange (exact names) are separate
+ * namespaces; `reply` carries messages for a connection's temporary queues (name
+ * `<session>.<queue>`) to the node that connection is on.
+ */
+export type TopicKind = 'topic' | 'fanout' | 'reply'
 
 /** Where a backplane hands what other nodes published. */
 export type RemoteDelivery = (kind: TopicKind, name: string, message: Message) => void

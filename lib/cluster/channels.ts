@@ -5,9 +5,16 @@
 import { canonicalName, isWildcardPattern, normalizePattern } from '../broker/topic-pattern.js'
 import type { TopicKind } from './backplane.js'
 
-const PREFIX: Record<TopicKind, string> = { topic: 'stompd:topic:', fanout: 'stompd:fanout:' }
+const PREFIX: Record<TopicKind, string> = { topic: 'stompd:topic:', fanout: 'stompd:fanout:', reply: 'stompd:reply:' }
+
+/** A reply queue's channel is its session's: a node listens once per connection with temporary queues. */
+const sessionOf = (name: string): string => {
+  const dot = name.indexOf('.')
+  return dot < 0 ? name : name.slice(0, dot)
+}
 
 export function channelOf(kind: TopicKind, name: string): string {
+  if (kind === 'reply') return PREFIX.reply + sessionOf(name)
   return PREFIX[kind] + (kind === 'topic' ? canonicalName(name) : name)
 }
 
@@ -21,7 +28,7 @@ export interface ChannelSubscription {
 const GLOB_SPECIAL = /[*?[\]\\]/g
 
 export function subscriptionOf(kind: TopicKind, pattern: string): ChannelSubscription {
-  if (kind === 'fanout' || !isWildcardPattern(pattern)) return { channel: channelOf(kind, pattern), isPattern: false }
+  if (kind !== 'topic' || !isWildcardPattern(pattern)) return { channel: channelOf(kind, pattern), isPattern: false }
   let glob = ''
   // A `#` may match no segment at all, so it swallows the separators beside it: `a.#.b` → `a*b`.
   let separatorPending = false
