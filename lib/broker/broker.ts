@@ -6,7 +6,7 @@ import type { Backplane, TopicKind } from '../cluster/backplane.js'
 import type { RedisQueues } from '../cluster/redis-queues.js'
 import { StompError } from '../errors.js'
 import { MemoryStore } from '../store/memory.js'
-import type { QueueRecord, Store } from '../store/store.js'
+import type { DurableRecord, QueueRecord, Store } from '../store/store.js'
 import type { Binding, Consumer, SessionRef } from './consumer.js'
 import type { Destination } from './destination.js'
 import { DurableSubscription } from './durable.js'
@@ -79,6 +79,12 @@ export class Broker {
    * order; one delivered before the restart and not acked comes back marked redelivered.
    */
   async recover(): Promise<void> {
+    // A cluster's durable subscriptions are the cluster's: made here or on any other node.
+    const shared = this.sharedQueues
+    if (shared !== null) {
+      this.syncDurables(await shared.durables().catch(() => []))
+      shared.watchDurables((records) => this.syncDurables(records))
+    }
     for (const record of await this.store.queues()) this.createQueue(record.name, record)
     for (const record of await this.store.durables()) {
       const durable = this.createDurable(record.key, record.destination)
@@ -191,9 +197,31 @@ export class Broker {
     }
     if (durable === undefined) {
       durable = this.createDurable(key, full)!
-      this.store.saveDurable({ key, destination: full, selector: null })
+      const record = { key, destination: full, selector: null }
+      if (this.sharedQueues === null) this.store.saveDurable(record)
+      else this.sharedQueues.saveDurable(record)
     }
     return durable.queue.addConsumer(consumer)
+  }
+
+  /** Makes this node's durable subscriptions the cluster's: new ones bound, deleted ones dropped. */
+  private syncDurables(records: readonly DurableRecord[]): void {
+    const known = new Set<string>()
+    for (const record of records) {
+      known.add(record.key)
+      const durable = this.durables.get(record.key)
+      if (durable !== undefined && durable.destination === record.destination) continue
+      if (durable !== undefined) this.dropDurable(durable)
+      this.createDurable(record.key, record.destination)
+    }
+    for (const durable of [...this.durables.values()]) if (!known.has(durable.key)) this.dropDurable(durable)
+  }
+
+  /** Forgets a durable subscription deleted elsewhere (its stream went with it there). */
+  private dropDurable(durable: DurableSubscription): void {
+    this.topics.remove(durable)
+    this.durables.delete(durable.key)
+    this.sharedQueues?.forgetDurable(durable.key)
   }
 
   /** Deletes a durable subscription and what it kept (UNSUBSCRIBE with `durable:true`). */
@@ -201,8 +229,12 @@ export class Broker {
     const durable = this.durables.get(key)
     if (durable === undefined) return false
     this.topics.remove(durable)
-    durable.queue.purge()
     this.durables.delete(key)
+    if (this.sharedQueues !== null) {
+      this.sharedQueues.deleteDurable(key)
+      return true
+    }
+    durable.queue.purge()
     this.store.deleteDurable(key)
     return true
   }
@@ -278,7 +310,8 @@ export class Broker {
   private createDurable(key: string, destination: string): DurableSubscription | null {
     if (!destination.startsWith('/topic/')) return null
     const pattern = destination.slice('/topic/'.length)
-    const queue = new Queue(destination, this.options.queue, (message, reason) => this.deadLetter(`durable.${pattern}`, message, reason), this.store, `durable:${key}`)
+    const deadLetter = (message: Message, reason: string): void => this.deadLetter(`durable.${pattern}`, message, reason)
+    const queue = this.sharedQueues?.createDurable(key, destination, this.options.queue, deadLetter) ?? new Queue(destination, this.options.queue, deadLetter, this.store, `durable:${key}`)
     const durable = new DurableSubscription(key, destination, pattern, queue)
     this.durables.set(key, durable)
     this.topics.bind(durable)

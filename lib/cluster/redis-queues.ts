@@ -12,11 +12,19 @@ import type { Binding, Consumer } from '../broker/consumer.js'
 import type { Message } from '../broker/message.js'
 import { Queue, type DeadLetterSink, type QueueOptions, type QueueStore } from '../broker/queue.js'
 import { StompError } from '../errors.js'
+import type { DurableRecord } from '../store/store.js'
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { redisOptions } from './redis-backplane.js'
 
 const GROUP = 'stompd'
 const STREAM_PREFIX = 'stompd:queue:'
+const DURABLE_PREFIX = 'stompd:durable:'
+/** Durable subscriptions of the whole cluster: key → JSON of a DurableRecord. */
+const DURABLES = 'stompd:durables'
+/** How often a node looks for durable subscriptions made or deleted on other nodes. */
+const DURABLES_POLL_MS = 1000
+/** How long a durable subscription remembers a message id it already has a copy of. */
+const SEEN_TTL_MS = 10 * 60_000
 const NODE_PREFIX = 'stompd:node:'
 /** A node's key lives this long without being renewed (every LIVENESS_RENEW_MS). */
 const LIVENESS_TTL_MS = 3000
@@ -29,11 +37,21 @@ const READ_BLOCK_MS = 100
 const PER_CONSUMER = 10
 const MAX_FETCH = 100
 
+/**
+ * A topic message for a durable subscription: every node that hears it (the publisher's, and each
+ * node that knows the subscription) offers it; the first adds it, the others find it seen.
+ */
+const ADD_ONCE = `
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then redis.call('XADD', KEYS[1], '*', 'm', ARGV[1], 'd', ARGV[2]) end
+return 1`
+
 /** Reject-publish: XADD only while the stream is shorter than the limit (checked and added in one step). */
 const ADD_IF_ROOM = `
 if tonumber(ARGV[1]) > 0 and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('XADD', KEYS[1], '*', 'm', ARGV[2], 'd', ARGV[3])
 return 1`
+
+const durableStream = (key: string): string => DURABLE_PREFIX + Buffer.from(key).toString('base64url')
 
 function unavailable(detail: string): StompError {
   return new StompError('cluster-unavailable', `the queue could not be reached (${detail}); the message was not accepted`)
@@ -83,20 +101,23 @@ class StreamLedger implements QueueStore {
 
 export class StreamQueue extends Queue {
   readonly stream: string
+  /** A durable subscription's: several nodes may offer the same message, one copy is kept. */
+  readonly once: boolean
   private readonly cluster: RedisQueues
   private readonly ledger: StreamLedger
 
-  constructor(cluster: RedisQueues, destination: string, options: QueueOptions, deadLetter: DeadLetterSink) {
+  constructor(cluster: RedisQueues, destination: string, options: QueueOptions, deadLetter: DeadLetterSink, stream: string, once: boolean) {
     const ledger = new StreamLedger()
     super(destination, options, deadLetter, ledger, destination)
     ledger.queue = this
     this.ledger = ledger
     this.cluster = cluster
-    this.stream = STREAM_PREFIX + destination.slice('/queue/'.length)
+    this.stream = stream
+    this.once = once
   }
 
   override enqueue(message: Message): PublishResult {
-    return this.cluster.add(this, message, 0)
+    return this.once ? this.cluster.addOnce(this, message) : this.cluster.add(this, message, 0)
   }
 
   override addConsumer(consumer: Consumer): Binding {
@@ -171,6 +192,7 @@ export class RedisQueues {
       connection.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))
     }
     this.commands.defineCommand('addIfRoom', { numberOfKeys: 1, lua: ADD_IF_ROOM })
+    this.commands.defineCommand('addOnce', { numberOfKeys: 2, lua: ADD_ONCE })
     this.commands.on('ready', () => this.retryAcks())
   }
 
@@ -181,9 +203,61 @@ export class RedisQueues {
   }
 
   create(destination: string, options: QueueOptions, deadLetter: DeadLetterSink): StreamQueue {
-    const queue = new StreamQueue(this, destination, options, deadLetter)
+    return this.track(new StreamQueue(this, destination, options, deadLetter, STREAM_PREFIX + destination.slice('/queue/'.length), false))
+  }
+
+  /** The stream of the durable subscription `key` (owner NUL name), on `destination` (its topic). */
+  createDurable(key: string, destination: string, options: QueueOptions, deadLetter: DeadLetterSink): StreamQueue {
+    return this.track(new StreamQueue(this, destination, options, deadLetter, durableStream(key), true))
+  }
+
+  private track(queue: StreamQueue): StreamQueue {
     this.queues.set(queue.stream, queue)
     return queue
+  }
+
+  /** The cluster's durable subscriptions. */
+  async durables(): Promise<DurableRecord[]> {
+    const all = await this.commands.hgetall(DURABLES)
+    return Object.values(all).map((json) => JSON.parse(json) as DurableRecord)
+  }
+
+  saveDurable(record: DurableRecord): void {
+    this.commands.hset(DURABLES, record.key, JSON.stringify(record)).catch((err: Error) => this.logger.warn({ err: err.message }, 'redis: a durable subscription was not recorded'))
+  }
+
+  /** Deletes a durable subscription and what it kept, for the whole cluster. */
+  deleteDurable(key: string): void {
+    const stream = durableStream(key)
+    this.queues.delete(stream)
+    this.commands.multi().hdel(DURABLES, key).del(stream).exec().catch((err: Error) => this.logger.warn({ err: err.message }, 'redis: a durable subscription was not deleted'))
+  }
+
+  /** Calls `sync` with the cluster's durable subscriptions now and every second. */
+  watchDurables(sync: (records: DurableRecord[]) => void): void {
+    const poll = (): void => {
+      if (this.commands.status === 'ready') this.durables().then(sync, () => {})
+    }
+    const timer = setInterval(poll, DURABLES_POLL_MS)
+    timer.unref()
+    this.timers.push(timer)
+  }
+
+  /** A durable subscription deleted on another node: this one stops reading its stream. */
+  forgetDurable(key: string): void {
+    this.queues.delete(durableStream(key))
+  }
+
+  /** A topic message for a durable subscription: kept once however many nodes offer it. */
+  addOnce(queue: StreamQueue, message: Message): PublishResult {
+    if (this.commands.status !== 'ready') return unavailable(`redis is ${this.commands.status}`)
+    const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
+    const seen = `stompd:seen:${queue.stream}:${message.id}`
+    return this.ensureGroup(queue.stream)
+      .then(() => (this.commands as unknown as { addOnce(stream: string, seen: string, m: Buffer, d: number, ttl: number): Promise<number> }).addOnce(queue.stream, seen, bytes, 0, SEEN_TTL_MS))
+      .then(() => undefined, (err: Error) => {
+        throw unavailable(err.message)
+      })
   }
 
   start(): void {
