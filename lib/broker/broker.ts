@@ -243,6 +243,7 @@ export class Broker {
   declareQueue(name: string, limits: QueueLimits): void {
     if (this.queues.has(name)) return
     const queue = this.createQueue(name, limits)
+    if (this.sharedQueues !== null) return this.sharedQueues.declare(queue.destination, queue.options)
     const { maxLength, maxBytes, overflow } = queue.options
     this.store.saveQueue({ name, maxLength, maxBytes, overflow })
   }

@@ -45,12 +45,39 @@ const ADD_ONCE = `
 if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then redis.call('XADD', KEYS[1], '*', 'm', ARGV[1], 'd', ARGV[2]) end
 return 1`
 
-/** Reject-publish: XADD only while the stream is shorter than the limit (checked and added in one step). */
-const ADD_IF_ROOM = `
-if tonumber(ARGV[1]) > 0 and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[1], '*', 'm', ARGV[2], 'd', ARGV[3])
+/**
+ * A SEND to a queue: the limits declared for it cluster-wide (KEYS[2], by stream) win over this
+ * node's defaults (ARGV[3], ARGV[4]); reject-publish refuses (0) once the stream holds the
+ * limit, drop-head trims the oldest. Checked and added in one step.
+ */
+const ENQUEUE = `
+local maxLength = tonumber(ARGV[3])
+local overflow = ARGV[4]
+local declared = redis.call('HGET', KEYS[2], KEYS[1])
+if declared then
+  local limits = cjson.decode(declared)
+  maxLength = tonumber(limits.maxLength) or 0
+  overflow = limits.overflow
+end
+if maxLength > 0 and overflow == 'reject-publish' then
+  if redis.call('XLEN', KEYS[1]) >= maxLength then return 0 end
+  redis.call('XADD', KEYS[1], '*', 'm', ARGV[1], 'd', ARGV[2])
+elseif maxLength > 0 then
+  redis.call('XADD', KEYS[1], 'MAXLEN', maxLength, '*', 'm', ARGV[1], 'd', ARGV[2])
+else
+  redis.call('XADD', KEYS[1], '*', 'm', ARGV[1], 'd', ARGV[2])
+end
 return 1`
+/** Limits declared for queues (x-max-length, x-overflow), by stream: the first declaration holds. */
+const LIMITS = 'stompd:queue-limits'
 
+/** The Lua scripts defined on the command connection (ioredis adds them as methods). */
+interface Scripts {
+  enqueue(stream: string, limits: string, m: Buffer, deliveries: number, maxLength: number, overflow: string): Promise<number>
+  addOnce(stream: string, seen: string, m: Buffer, deliveries: number, ttlMs: number): Promise<number>
+}
+
+const queueStream = (destination: string): string => STREAM_PREFIX + destination.slice('/queue/'.length)
 const durableStream = (key: string): string => DURABLE_PREFIX + Buffer.from(key).toString('base64url')
 
 function unavailable(detail: string): StompError {
@@ -191,7 +218,7 @@ export class RedisQueues {
     for (const [role, connection] of [['queues', this.commands], ['queue reader', this.reader]] as const) {
       connection.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))
     }
-    this.commands.defineCommand('addIfRoom', { numberOfKeys: 1, lua: ADD_IF_ROOM })
+    this.commands.defineCommand('enqueue', { numberOfKeys: 2, lua: ENQUEUE })
     this.commands.defineCommand('addOnce', { numberOfKeys: 2, lua: ADD_ONCE })
     this.commands.on('ready', () => this.retryAcks())
   }
@@ -203,7 +230,7 @@ export class RedisQueues {
   }
 
   create(destination: string, options: QueueOptions, deadLetter: DeadLetterSink): StreamQueue {
-    return this.track(new StreamQueue(this, destination, options, deadLetter, STREAM_PREFIX + destination.slice('/queue/'.length), false))
+    return this.track(new StreamQueue(this, destination, options, deadLetter, queueStream(destination), false))
   }
 
   /** The stream of the durable subscription `key` (owner NUL name), on `destination` (its topic). */
@@ -214,6 +241,12 @@ export class RedisQueues {
   private track(queue: StreamQueue): StreamQueue {
     this.queues.set(queue.stream, queue)
     return queue
+  }
+
+  /** Records limits declared for a queue, for every node; a queue declared before keeps its own. */
+  declare(destination: string, options: QueueOptions): void {
+    const { maxLength, overflow } = options
+    this.commands.hsetnx(LIMITS, queueStream(destination), JSON.stringify({ maxLength, overflow })).catch((err: Error) => this.logger.warn({ err: err.message }, 'redis: queue limits were not recorded'))
   }
 
   /** The cluster's durable subscriptions. */
@@ -254,7 +287,7 @@ export class RedisQueues {
     const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
     const seen = `stompd:seen:${queue.stream}:${message.id}`
     return this.ensureGroup(queue.stream)
-      .then(() => (this.commands as unknown as { addOnce(stream: string, seen: string, m: Buffer, d: number, ttl: number): Promise<number> }).addOnce(queue.stream, seen, bytes, 0, SEEN_TTL_MS))
+      .then(() => (this.commands as unknown as Scripts).addOnce(queue.stream, seen, bytes, 0, SEEN_TTL_MS))
       .then(() => undefined, (err: Error) => {
         throw unavailable(err.message)
       })
@@ -286,13 +319,8 @@ export class RedisQueues {
     const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
     const { maxLength, overflow } = queue.options
     const added = this.ensureGroup(queue.stream).then(async () => {
-      if (overflow === 'reject-publish') {
-        const ok = await (this.commands as unknown as { addIfRoom(key: string, max: number, m: Buffer, d: number): Promise<number> }).addIfRoom(queue.stream, maxLength, bytes, deliveries)
-        if (ok === 0) throw new StompError('queue-full', `${queue.destination} is full (max-length ${maxLength})`)
-        return
-      }
-      const trim = maxLength > 0 ? ['MAXLEN', String(maxLength)] : []
-      await this.commands.xadd(queue.stream, ...trim, '*', 'm', bytes, 'd', String(deliveries))
+      const ok = await (this.commands as unknown as Scripts).enqueue(queue.stream, LIMITS, bytes, deliveries, maxLength, overflow)
+      if (ok === 0) throw new StompError('queue-full', `${queue.destination} is full (its declared max-length)`)
     })
     return added.catch((err: unknown) => {
       throw err instanceof StompError ? err : unavailable((err as Error).message)

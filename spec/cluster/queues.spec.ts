@@ -156,3 +156,35 @@ t.test('cluster queue: Redis restarted under load loses nothing receipted; SENDs
   const got = new Set(messages(worker).map((m) => m.body.toString()))
   t.equal([...receipted].filter((m) => !got.has(m)).length, 0, 'every receipted message was delivered')
 })
+
+t.test('cluster queue: limits declared on one node hold on every node (x-max-length with reject-publish, and drop-head)', async (t) => {
+  const redis = await startRedis(t)
+  const [a, b] = [await node(t, redis.url), await node(t, redis.url)]
+  const declarer = await RawClient.tcp(t, a.tcp)
+  await declarer.connect()
+  declarer.frame('SEND', [['destination', '/queue/capped'], ['x-max-length', '3'], ['x-overflow', 'reject-publish'], ['receipt', 'd']], 'm0')
+  await declarer.until(() => declarer.frames.some((f) => f.command === 'RECEIPT'))
+  const other = await RawClient.ws(t, b.ws)
+  await other.connect()
+  for (let i = 1; i <= 2; i++) {
+    other.frame('SEND', [['destination', '/queue/capped'], ['receipt', `r${i}`]], `m${i}`)
+    t.equal((await other.next()).command, 'RECEIPT', `m${i} fits`)
+  }
+  other.frame('SEND', [['destination', '/queue/capped'], ['receipt', 'r3']], 'm3')
+  const refused = await other.next()
+  t.equal(refused.command, 'ERROR', 'the fourth is refused on the other node')
+  t.equal(getHeader(refused, 'message'), 'queue full')
+
+  declarer.frame('SEND', [['destination', '/queue/rolling'], ['x-max-length', '2'], ['receipt', 'd2']], 'n0')
+  await declarer.until(() => declarer.frames.some((f) => getHeader(f, 'receipt-id') === 'd2'))
+  const third = await RawClient.tcp(t, b.tcp)
+  await third.connect()
+  for (let i = 1; i <= 3; i++) third.frame('SEND', [['destination', '/queue/rolling'], ['receipt', `n${i}`]], `n${i}`)
+  await third.until(() => third.frames.filter((f) => f.command === 'RECEIPT').length === 3)
+  const reader = await RawClient.tcp(t, b.tcp)
+  await reader.connect()
+  reader.frame('SUBSCRIBE', [['id', 's'], ['destination', '/queue/rolling']])
+  await reader.until(() => messages(reader).length >= 2)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.same(messages(reader).map((m) => m.body.toString()), ['n2', 'n3'], 'the oldest were dropped for room')
+})
