@@ -32,6 +32,29 @@ export function encodeEnvelope(origin: string, seq: number, kind: TopicKind, nam
   return Buffer.concat([Buffer.from(JSON.stringify(head) + '\n'), message.body])
 }
 
+/**
+ * What a node hears, sorted: another node's message once. A node hears its own too, and a
+ * message once per subscription it matches (Redis sends those copies one after another).
+ */
+export class Arrivals {
+  private readonly nodeId: string
+  private last = ''
+
+  constructor(nodeId: string) {
+    this.nodeId = nodeId
+  }
+
+  /** The envelope to deliver, or null for one of ours, a copy just seen, or bytes that are no envelope. */
+  sort(bytes: Buffer): Envelope | null {
+    const envelope = decodeEnvelope(bytes)
+    if (envelope === null || envelope.origin === this.nodeId) return null
+    const id = `${envelope.origin}:${envelope.seq}`
+    if (id === this.last) return null
+    this.last = id
+    return envelope
+  }
+}
+
 /** The envelope in `bytes`; null when they are not one (another program writing to our channels). */
 export function decodeEnvelope(bytes: Buffer): Envelope | null {
   const end = bytes.indexOf(NEWLINE)

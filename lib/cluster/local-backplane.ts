@@ -7,7 +7,7 @@ import { StompError } from '../errors.js'
 import type { Message } from '../broker/message.js'
 import type { Backplane, RemoteDelivery, TopicKind } from './backplane.js'
 import { channelOf, subscriptionOf } from './channels.js'
-import { decodeEnvelope, encodeEnvelope } from './envelope.js'
+import { Arrivals, encodeEnvelope } from './envelope.js'
 import { ListenCounts } from './listen-counts.js'
 
 /** Redis's glob, for the subset channels.ts writes: `*` any run of characters, `\x` a literal x. */
@@ -49,10 +49,11 @@ export class LocalBackplane implements Backplane {
   readonly listening = new ListenCounts()
   private readonly hub: LocalHub
   private seq = 0
-  private last = ''
+  private readonly arrivals: Arrivals
 
   constructor(hub: LocalHub) {
     this.hub = hub
+    this.arrivals = new Arrivals(this.nodeId)
   }
 
   get problem(): string | null {
@@ -79,11 +80,8 @@ export class LocalBackplane implements Backplane {
 
   /** One copy of a message from the hub: skipped if it is ours or the copy just seen. */
   receive(bytes: Buffer): void {
-    const envelope = decodeEnvelope(bytes)
-    if (envelope === null || envelope.origin === this.nodeId) return
-    const id = `${envelope.origin}:${envelope.seq}`
-    if (id === this.last) return
-    this.last = id
+    const envelope = this.arrivals.sort(bytes)
+    if (envelope === null) return
     this.onMessage(envelope.kind, envelope.name, envelope.message)
   }
 

@@ -10,7 +10,7 @@ import type { Message } from '../broker/message.js'
 import { StompError } from '../errors.js'
 import type { Backplane, RemoteDelivery, TopicKind } from './backplane.js'
 import { channelOf, subscriptionOf, type ChannelSubscription } from './channels.js'
-import { decodeEnvelope, encodeEnvelope } from './envelope.js'
+import { Arrivals, encodeEnvelope } from './envelope.js'
 import { ListenCounts } from './listen-counts.js'
 
 /** How ioredis connects: never queue a command while disconnected (a SEND then gets ERROR instead of waiting). */
@@ -32,11 +32,11 @@ export class RedisBackplane implements Backplane {
   private readonly listening = new ListenCounts()
   private readonly logger: Logger
   private seq = 0
-  /** The last copy handed on: Redis sends one per matching subscription, one after another. */
-  private last = ''
+  private readonly arrivals: Arrivals
 
   constructor(url: string, logger: Logger) {
     this.logger = logger
+    this.arrivals = new Arrivals(this.nodeId)
     this.publisher = new Redis(url, redisOptions())
     this.subscriber = new Redis(url, redisOptions())
     for (const [role, connection] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
@@ -113,11 +113,8 @@ export class RedisBackplane implements Backplane {
   }
 
   private receive(bytes: Buffer): void {
-    const envelope = decodeEnvelope(bytes)
-    if (envelope === null || envelope.origin === this.nodeId) return
-    const id = `${envelope.origin}:${envelope.seq}`
-    if (id === this.last) return
-    this.last = id
+    const envelope = this.arrivals.sort(bytes)
+    if (envelope === null) return
     this.onMessage(envelope.kind, envelope.name, envelope.message)
   }
 }
