@@ -2,8 +2,8 @@
 // them, keeps durable topic subscriptions, and owns per-connection temporary queues. It
 // knows destinations and messages, never frames or sockets, and reaches persistence only
 // through the Store interface.
-import type { Backplane, TopicKind } from '../cluster/backplane.js'
-import type { RedisQueues } from '../cluster/redis-queues.js'
+import type { Backplane, TopicKind } from './backplane.js'
+import type { SharedQueues } from './shared-queues.js'
 import { StompError } from '../errors.js'
 import { MemoryStore } from '../store/memory.js'
 import type { DurableRecord, QueueRecord, Store } from '../store/store.js'
@@ -58,9 +58,9 @@ export class Broker {
   /** How topic messages reach the other nodes of a cluster; null on a node of its own. */
   private readonly backplane: Backplane | null
   /** Where a cluster's `/queue/`s live (Redis Streams); null: in this process and its store. */
-  private readonly sharedQueues: RedisQueues | null
+  private readonly sharedQueues: SharedQueues | null
 
-  constructor(options: Partial<BrokerOptions> = {}, store: Store = new MemoryStore(), backplane: Backplane | null = null, sharedQueues: RedisQueues | null = null) {
+  constructor(options: Partial<BrokerOptions> = {}, store: Store = new MemoryStore(), backplane: Backplane | null = null, sharedQueues: SharedQueues | null = null) {
     this.options = { ...DEFAULT_BROKER_OPTIONS, ...options }
     this.store = store
     this.backplane = backplane

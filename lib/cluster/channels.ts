@@ -3,7 +3,7 @@
 // plain name, or with a glob (PSUBSCRIBE) that matches every name the pattern does — and some it
 // does not (Redis's `*` crosses dots): the node's own matcher then delivers only exact matches.
 import { canonicalName, isWildcardPattern, normalizePattern } from '../broker/topic-pattern.js'
-import type { TopicKind } from './backplane.js'
+import type { TopicKind } from '../broker/backplane.js'
 
 const PREFIX: Record<TopicKind, string> = { topic: 'stompd:topic:', fanout: 'stompd:fanout:', reply: 'stompd:reply:' }
 

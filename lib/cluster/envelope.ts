@@ -2,7 +2,7 @@
 // skip its own and a copy it already has), where to, and the message itself. One JSON line with
 // everything but the body, then the body's bytes as they are.
 import { Message, type Header } from '../broker/message.js'
-import type { TopicKind } from './backplane.js'
+import type { TopicKind } from '../broker/backplane.js'
 
 export interface Envelope {
   origin: string

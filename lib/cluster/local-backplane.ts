@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { StompError } from '../errors.js'
 import type { Message } from '../broker/message.js'
-import type { Backplane, RemoteDelivery, TopicKind } from './backplane.js'
+import type { Backplane, RemoteDelivery, TopicKind } from '../broker/backplane.js'
 import { channelOf, subscriptionOf } from './channels.js'
 import { Arrivals, encodeEnvelope } from './envelope.js'
 import { ListenCounts } from './listen-counts.js'

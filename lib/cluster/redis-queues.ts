@@ -13,6 +13,7 @@ import type { Message } from '../broker/message.js'
 import { Queue, type DeadLetterSink, type QueueOptions, type QueueStore } from '../broker/queue.js'
 import { StompError } from '../errors.js'
 import type { DurableRecord } from '../store/store.js'
+import type { SharedQueues } from '../broker/shared-queues.js'
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { redisOptions } from './redis-backplane.js'
 
@@ -199,7 +200,7 @@ export class StreamQueue extends Queue {
   }
 }
 
-export class RedisQueues {
+export class RedisQueues implements SharedQueues {
   readonly nodeId: string
   private readonly commands: Redis
   private readonly reader: Redis

@@ -2,7 +2,7 @@
 // one process) and redis-backplane.spec.ts (a private redis-server).
 import type { Test } from 'tap'
 import { Message } from '../../lib/broker/message.js'
-import type { Backplane, TopicKind } from '../../lib/cluster/backplane.js'
+import type { Backplane, TopicKind } from '../../lib/broker/backplane.js'
 
 export interface Cluster {
   /** A new member of one cluster. */

@@ -1,7 +1,8 @@
 // How topic messages cross nodes: each node publishes what its clients send to a topic, and
 // hears what other nodes publish to topics it has subscribers for. One small interface, like
-// Store: the broker never knows whether Redis (redis-backplane.ts) or a test double is behind it.
-import type { Message } from '../broker/message.js'
+// Store: the broker never knows whether Redis (lib/cluster/redis-backplane.ts) or another node in
+// the same process (lib/cluster/local-backplane.ts) is behind it.
+import type { Message } from './message.js'
 
 /**
  * Topics (`/topic/`, wildcards) and RabbitMQ's fanout exchange (exact names) are separate
