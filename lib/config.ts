@@ -194,7 +194,9 @@ const PARSERS: { [K in Key]: Parser<K> } = {
   storeCommitInterval: integer(0, 1000),
   redis: (raw, where) => {
     const value = text(raw, where)
-    if (value !== '' && !/^rediss?:\/\//.test(value)) throw new ConfigError(`${where} must be a redis:// URL, not ${JSON.stringify(value)}`)
+    if (value !== '' && !/^rediss?:\/\//.test(value) && !/^redis-sentinel:\/\/[^/]+\/[^/?#]+$/.test(value)) {
+      throw new ConfigError(`${where} must be a redis://, rediss:// or redis-sentinel://host:port,.../<master> URL, not ${JSON.stringify(value)}`)
+    }
     return value
   },
   users: text,

@@ -135,6 +135,12 @@ function refuses(t: Test, load: () => unknown, ...patterns: Array<RegExp | strin
   for (const pattern of patterns) t.match(error.message, pattern)
 }
 
+t.test('--redis takes redis://, rediss:// and redis-sentinel://host:port,host:port/<master>', async (t) => {
+  for (const url of ['redis://cache:6379', 'rediss://user:pw@cache:6380/2', 'redis-sentinel://s1:26379,s2:26379/mymaster']) {
+    t.equal(loadConfig(['--redis', url], {}).config.redis, url)
+  }
+})
+
 t.test('invalid flags give a ConfigError that names the flag and the bad value', async (t) => {
   const cases: Array<[argv: string[], ...patterns: Array<RegExp | string>]> = [
     [['--port', 'abc'], '--port', /whole number from 0 to 65535/, '"abc"'],
@@ -146,7 +152,8 @@ t.test('invalid flags give a ConfigError that names the flag and the bad value',
     [['--log-level', 'chatty'], '--log-level', /one of fatal, error, warn, info, debug, trace, silent/, '"chatty"'],
     [['--store', 'postgres://db'], '--store', /"memory" or "sqlite:<path>"/],
     [['--store', 'sqlite:'], '--store'],
-    [['--redis', 'http://cache:6379'], '--redis', /redis:\/\//],
+    [['--redis', 'http://cache:6379'], '--redis', /redis:\/\//, /redis-sentinel:\/\//],
+    [['--redis', 'redis-sentinel://s1:26379'], '--redis', /<master>/],
     [['--heart-beat', '100'], '--heart-beat', /two numbers/],
     [['--heart-beat', 'a,b'], '--heart-beat'],
     [['--heart-beat', '1,2,3'], '--heart-beat'],

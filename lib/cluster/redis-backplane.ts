@@ -4,7 +4,7 @@
 // connection publishes, in order, so messages from one publisher arrive in the order sent;
 // another is in subscriber mode. ioredis reconnects with backoff and subscribes again by itself.
 import { randomBytes } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Message } from '../broker/message.js'
 import { StompError } from '../errors.js'
@@ -12,17 +12,7 @@ import type { Backplane, RemoteDelivery, TopicKind } from '../broker/backplane.j
 import { channelOf, subscriptionOf, type ChannelSubscription } from './channels.js'
 import { Arrivals, encodeEnvelope } from './envelope.js'
 import { ListenCounts } from './listen-counts.js'
-
-/** How ioredis connects: never queue a command while disconnected (a SEND then gets ERROR instead of waiting). */
-export function redisOptions(): RedisOptions {
-  return {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    // Backoff from 100 ms to 2 s between attempts, forever.
-    retryStrategy: (attempt: number) => Math.min(2000, 100 * attempt),
-    lazyConnect: false,
-  }
-}
+import { connectRedis } from './redis-connection.js'
 
 export class RedisBackplane implements Backplane {
   readonly nodeId = randomBytes(6).toString('base64url')
@@ -37,8 +27,8 @@ export class RedisBackplane implements Backplane {
   constructor(url: string, logger: Logger) {
     this.logger = logger
     this.arrivals = new Arrivals(this.nodeId)
-    this.publisher = new Redis(url, redisOptions())
-    this.subscriber = new Redis(url, redisOptions())
+    this.publisher = connectRedis(url)
+    this.subscriber = connectRedis(url)
     for (const [role, connection] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
       connection.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))
       connection.on('ready', () => logger.info({ role }, 'redis connected'))

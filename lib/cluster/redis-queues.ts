@@ -5,7 +5,7 @@
 // still held when its node's last subscriber leaves goes back to the stream. Each node keeps a
 // key alive while it lives; the others claim what a dead node had taken (XCLAIM) and deliver it
 // marked redelivered. SEND is XADD, and its RECEIPT waits for Redis.
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { PublishResult } from '../broker/broker.js'
 import type { Binding, Consumer } from '../broker/consumer.js'
@@ -15,7 +15,7 @@ import { StompError } from '../errors.js'
 import type { DurableRecord } from '../store/store.js'
 import type { SharedQueues } from '../broker/shared-queues.js'
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
-import { redisOptions } from './redis-backplane.js'
+import { connectRedis } from './redis-connection.js'
 
 const GROUP = 'stompd'
 const STREAM_PREFIX = 'stompd:queue:'
@@ -214,8 +214,8 @@ export class RedisQueues implements SharedQueues {
   constructor(url: string, nodeId: string, logger: Logger) {
     this.nodeId = nodeId
     this.logger = logger
-    this.commands = new Redis(url, redisOptions())
-    this.reader = new Redis(url, redisOptions())
+    this.commands = connectRedis(url)
+    this.reader = connectRedis(url)
     for (const [role, connection] of [['queues', this.commands], ['queue reader', this.reader]] as const) {
       connection.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))
     }

@@ -48,7 +48,7 @@ t.test('cluster queue: exactly once across three nodes, spread over them, over W
   }
   const producer = await RawClient.tcp(t, nodes[0]!.tcp)
   await producer.connect()
-  const count = 1500
+  const count = 600
   await produce(producer, '/queue/work', count)
   const received = (): number => consumers.reduce((sum, c) => sum + messages(c).length, 0)
   await producer.until(() => received() >= count, 20_000)

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { startBrokerProcess, type BrokerProcess } from '../helpers/child.js'
 import { RawClient, getHeader } from '../helpers/raw.js'
-import { startRedis } from '../helpers/redis.js'
+import { startRedis, startSentinel } from '../helpers/redis.js'
 
 const COUNT = 500
 
@@ -98,4 +98,24 @@ t.test('cluster: with Redis away a topic SEND gets ERROR cluster unavailable and
   await probeUntilHeard(again, '/topic/alerts', [[subscriber, 's']])
   t.ok(bodiesOf(subscriber, 's').includes('probe'), 'messages cross again')
   t.notOk(bodiesOf(subscriber, 's').includes('lost?'), 'the refused one never arrived')
+})
+
+t.test('cluster through Redis Sentinel: --redis redis-sentinel://host:port/<master> finds the master and works as a plain URL does', async (t) => {
+  const redis = await startRedis(t)
+  const sentinel = await startSentinel(t, redis)
+  const [a, b] = [await node(t, sentinel.url), await node(t, sentinel.url)]
+  const subscriber = await RawClient.ws(t, b.ws)
+  await subscriber.connect()
+  await subscribed(subscriber, '/topic/via.sentinel', 's')
+  const publisher = await RawClient.tcp(t, a.tcp)
+  await publisher.connect()
+  await probeUntilHeard(publisher, '/topic/via.sentinel', [[subscriber, 's']])
+  t.ok(bodiesOf(subscriber, 's').includes('probe'), 'a topic message crosses')
+  publisher.frame('SEND', [['destination', '/queue/via.sentinel'], ['receipt', 'q']], 'queued')
+  await publisher.until(() => publisher.frames.some((f) => getHeader(f, 'receipt-id') === 'q'))
+  const consumer = await RawClient.tcp(t, b.tcp)
+  await consumer.connect()
+  consumer.frame('SUBSCRIBE', [['id', 'q'], ['destination', '/queue/via.sentinel']])
+  await consumer.until(() => consumer.frames.some((f) => f.command === 'MESSAGE'), 10_000)
+  t.equal(consumer.frames.find((f) => f.command === 'MESSAGE')!.body.toString(), 'queued', 'a queue message is taken on the other node')
 })

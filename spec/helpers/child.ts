@@ -1,8 +1,8 @@
 // Runs stompd as a child process (the real CLI), for specs that measure or kill the process.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import type { Teardown } from './server.js'
+import { stompdCommand } from './stompd-command.js'
 
 export interface BrokerProcess {
   child: ChildProcess
@@ -14,11 +14,10 @@ export interface BrokerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
-const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url))
 
 /** Starts `stompd` on ephemeral loopback ports with extra flags; resolves once it prints its listening line. */
 export async function startBrokerProcess(t: Teardown, flags: string[] = [], timeoutMs = 15_000): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--host', '127.0.0.1', '--port', '0', '--tcp-port', '0', '--log-level', 'warn', ...flags], {
+  const child = spawn(process.execPath, [...stompdCommand(), '--host', '127.0.0.1', '--port', '0', '--tcp-port', '0', '--log-level', 'warn', ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

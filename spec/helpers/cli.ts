@@ -1,8 +1,8 @@
 // Runs the real `stompd` CLI to completion, for specs about how it refuses to start: the exit
 // code and exactly what it wrote to stdout and to stderr, kept apart.
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import type { Teardown } from './server.js'
+import { stompdCommand } from './stompd-command.js'
 
 export interface CliRun {
   code: number | null
@@ -11,7 +11,6 @@ export interface CliRun {
   stderr: string
 }
 
-const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url))
 
 /**
  * Starts `stompd` on ephemeral loopback ports with extra flags and resolves once it exits.
@@ -19,7 +18,7 @@ const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url))
  * and the promise rejects with what it printed.
  */
 export function runCliToExit(t: Teardown, flags: string[], timeoutMs = 15_000): Promise<CliRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--host', '127.0.0.1', '--port', '0', '--tcp-port', '0', '--log-level', 'warn', ...flags], {
+  const child = spawn(process.execPath, [...stompdCommand(), '--host', '127.0.0.1', '--port', '0', '--tcp-port', '0', '--log-level', 'warn', ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

@@ -1,7 +1,7 @@
 // A private redis-server for one test: a free loopback port, a temp dir, AOF on; never the
 // machine's shared Redis. It fails loudly (the test errors) when redis-server cannot start.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -71,4 +71,33 @@ export async function startRedis(t: Teardown): Promise<PrivateRedis> {
     rmSync(dir, { recursive: true, force: true })
   })
   return { url: `redis://127.0.0.1:${port}`, port, stop, start }
+}
+
+/** A Sentinel watching `master` as `mymaster`, on a free port; its URL for --redis. */
+export async function startSentinel(t: Teardown, master: PrivateRedis): Promise<{ url: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'stompd-sentinel-'))
+  const port = await freePort()
+  const conf = join(dir, 'sentinel.conf')
+  writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor mymaster 127.0.0.1 ${master.port} 1\n`)
+  const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis sentinel did not start within 10 s:\n${output}`)), 10_000)
+    child.once('error', (err) => reject(new Error(`redis sentinel could not be started: ${err.message}`)))
+    const check = (): void => {
+      if (!output.includes('+monitor master mymaster')) return
+      clearTimeout(timer)
+      resolve()
+    }
+    child.stdout!.on('data', check)
+  })
+  t.teardown(async () => {
+    const gone = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await gone
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { url: `redis-sentinel://127.0.0.1:${port}/mymaster` }
 }
