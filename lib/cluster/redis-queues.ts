@@ -150,11 +150,11 @@ export class StreamQueue extends Queue {
 
   override addConsumer(consumer: Consumer): Binding {
     const binding = super.addConsumer(consumer)
-    this.cluster.wanted(this)
+    this.cluster.wanted()
     return {
       resume: () => {
         binding.resume()
-        this.cluster.wanted(this)
+        this.cluster.wanted()
       },
       cancel: () => {
         binding.cancel()
@@ -361,7 +361,7 @@ export class RedisQueues implements SharedQueues {
   }
 
   /** Some local queue may want messages now. */
-  wanted(_queue: StreamQueue): void {
+  wanted(): void {
     this.wake?.()
   }
 

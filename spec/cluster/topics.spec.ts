@@ -14,6 +14,16 @@ async function node(t: Parameters<typeof startBrokerProcess>[0], redis: string):
 
 const httpOf = (broker: BrokerProcess): string => broker.ws.replace(/^ws:/, 'http:').replace(/\/ws$/, '')
 
+/** /readyz of `broker`, asked every 100 ms until it answers `status` (or `ms` pass); the last answer. */
+async function readyzOnce(broker: BrokerProcess, status: number, ms: number): Promise<Response> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const response = await fetch(`${httpOf(broker)}/readyz`)
+    if (response.status === status || Date.now() > deadline) return response
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 async function subscribed(client: RawClient, destination: string, id: string): Promise<void> {
   client.frame('SUBSCRIBE', [['id', id], ['destination', destination], ['receipt', `sub-${id}`]])
   await client.until(() => client.frames.some((f) => f.command === 'RECEIPT' && getHeader(f, 'receipt-id') === `sub-${id}`))
@@ -75,9 +85,7 @@ t.test('cluster: with Redis away a topic SEND gets ERROR cluster unavailable and
   t.equal((await fetch(`${httpOf(a)}/readyz`)).status, 200)
 
   await redis.stop()
-  const deadline = Date.now() + 10_000
-  while ((await fetch(`${httpOf(a)}/readyz`)).status !== 503 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
-  const readyz = await fetch(`${httpOf(a)}/readyz`)
+  const readyz = await readyzOnce(a, 503, 10_000)
   t.equal(readyz.status, 503, '/readyz says the node is not ready')
   t.match(await readyz.text(), /cluster/)
   const refused = await RawClient.tcp(t, a.tcp)
@@ -89,9 +97,7 @@ t.test('cluster: with Redis away a topic SEND gets ERROR cluster unavailable and
   t.equal(getHeader(error, 'receipt-id'), 'r1')
 
   await redis.start()
-  const back = Date.now() + 20_000
-  while ((await fetch(`${httpOf(a)}/readyz`)).status !== 200 && Date.now() < back) await new Promise((resolve) => setTimeout(resolve, 100))
-  t.equal((await fetch(`${httpOf(a)}/readyz`)).status, 200, 'ready again')
+  t.equal((await readyzOnce(a, 200, 20_000)).status, 200, 'ready again')
   const again = await RawClient.tcp(t, a.tcp)
   await again.connect()
   subscriber.frames.length = 0
