@@ -39,8 +39,13 @@ export interface SigningKey {
 
 /** A fresh HS256 secret written (with a trailing newline, as `echo` writes it) to a file. */
 export async function hsKey(dir: string, name = 'jwt-secret'): Promise<SigningKey> {
-  const secret = await generateSecret('HS256', { extractable: true })
-  const key = new Uint8Array(await webcrypto.subtle.exportKey('raw', secret as webcrypto.CryptoKey))
+  let key: Uint8Array
+  do {
+    const secret = await generateSecret('HS256', { extractable: true })
+    key = new Uint8Array(await webcrypto.subtle.exportKey('raw', secret as webcrypto.CryptoKey))
+    // A key whose last byte is CR would lose it: the broker reads a file ending CR LF as a line
+    // (1 key in 256; the spec failed now and then with "authentication failed" for a good token).
+  } while (key[key.length - 1] === 0x0d)
   const file = join(dir, name)
   writeFileSync(file, Buffer.concat([key, Buffer.from('\n')]))
   return { file, alg: 'HS256', key }
