@@ -2,6 +2,7 @@
 // This is the only module that reads process.env.
 import { readFileSync } from 'node:fs'
 import type { OverflowPolicy } from './broker/queue.js'
+import { parseRedisUrl, REDIS_URL_FORMS } from './cluster/redis-url.js'
 
 export interface StompdConfig {
   /** Interface to bind, e.g. `0.0.0.0` or `127.0.0.1`. */
@@ -194,9 +195,7 @@ const PARSERS: { [K in Key]: Parser<K> } = {
   storeCommitInterval: integer(0, 1000),
   redis: (raw, where) => {
     const value = text(raw, where)
-    if (value !== '' && !/^rediss?:\/\//.test(value) && !/^redis-sentinel:\/\/[^/]+\/[^/?#]+$/.test(value)) {
-      throw new ConfigError(`${where} must be a redis://, rediss:// or redis-sentinel://host:port,.../<master> URL, not ${JSON.stringify(value)}`)
-    }
+    if (value !== '' && parseRedisUrl(value) === null) throw new ConfigError(`${where} must be ${REDIS_URL_FORMS}, not ${JSON.stringify(value)}`)
     return value
   },
   users: text,
@@ -340,6 +339,7 @@ export const USAGE = `Usage: stompd [options]
   --store <memory|sqlite:PATH>  message store (default ${DEFAULTS.store})
   --store-sync <normal|full>    normal survives a crash of the process; full also a power cut (default ${DEFAULTS.storeSync})
   --redis <url>             share topics and queues with other nodes through Redis
+                            (redis://, rediss://, redis-sentinel://h:p,.../<master>, redis-cluster://h:p,...)
   --users <file>            users file (stompd passwd FILE USER writes it)
   --jwt-secret <file>       HS256 secret for JWTs; or --jwt-public-key <pem>, --jwt-jwks <url>
   --acl <file>              who may publish and subscribe where

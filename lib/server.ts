@@ -23,6 +23,8 @@ import { FailureThrottle } from './auth/throttle.js'
 import type { Backplane } from './broker/backplane.js'
 import { RedisBackplane } from './cluster/redis-backplane.js'
 import { RedisQueues } from './cluster/redis-queues.js'
+import { parseRedisUrl } from './cluster/redis-url.js'
+import { ShardedBackplane } from './cluster/sharded-backplane.js'
 import type { UsersFileAuthenticator } from './auth/users.js'
 import { Admission } from './transport/admission.js'
 import type { Connection } from './transport/connection.js'
@@ -76,12 +78,18 @@ const REDIS_START_WAIT_MS = 3000
 /** Bytes a WebSocket message may carry beyond --max-frame-size: room for a few small frames batched with a large one. */
 const WS_MESSAGE_SLACK = 64 * 1024
 
+/** --redis's backplane: pub/sub on one Redis, node-to-node inboxes on sharded pub/sub for a Redis Cluster. */
+function redisBackplane(url: string, logger: Logger): RedisBackplane | ShardedBackplane | null {
+  if (url === '') return null
+  return parseRedisUrl(url)?.kind === 'cluster' ? new ShardedBackplane(url, logger) : new RedisBackplane(url, logger)
+}
+
 export function createServer(options: ServerOptions = {}): StompdServer {
   const { logger: givenLogger, authenticate, backplane: givenBackplane, ...rest } = options
   const config = resolveConfig(rest)
   const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'stompd' } })
   const store = openStore(config)
-  const backplane = givenBackplane ?? (config.redis === '' ? null : new RedisBackplane(config.redis, logger))
+  const backplane = givenBackplane ?? redisBackplane(config.redis, logger)
   // With --redis the cluster's queues live in Redis Streams, whatever --store says.
   const sharedQueues = config.redis === '' || backplane === null ? null : new RedisQueues(config.redis, backplane.nodeId, logger)
   const broker = new Broker({
@@ -217,7 +225,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       await broker.recover()
       // A cluster member starts even with Redis away (it keeps trying; /readyz says so), but
       // gives it a moment first, so a node started beside Redis is ready when it listens.
-      if (backplane instanceof RedisBackplane) await backplane.ready(REDIS_START_WAIT_MS).catch((err: Error) => logger.warn({ err: err.message }, 'starting without redis; it is retried'))
+      if (backplane instanceof RedisBackplane || backplane instanceof ShardedBackplane) await backplane.ready(REDIS_START_WAIT_MS).catch((err: Error) => logger.warn({ err: err.message }, 'starting without redis; it is retried'))
       sharedQueues?.start()
       await app.listen({ host: config.host, port: config.port })
       const httpAddress = app.server.address() as AddressInfo

@@ -135,8 +135,8 @@ function refuses(t: Test, load: () => unknown, ...patterns: Array<RegExp | strin
   for (const pattern of patterns) t.match(error.message, pattern)
 }
 
-t.test('--redis takes redis://, rediss:// and redis-sentinel://host:port,host:port/<master>', async (t) => {
-  for (const url of ['redis://cache:6379', 'rediss://user:pw@cache:6380/2', 'redis-sentinel://s1:26379,s2:26379/mymaster']) {
+t.test('--redis takes redis://, rediss://, redis-sentinel://host:port,host:port/<master> and redis-cluster://host:port,...', async (t) => {
+  for (const url of ['redis://cache:6379', 'rediss://user:pw@cache:6380/2', 'redis-sentinel://s1:26379,s2:26379/mymaster', 'redis-cluster://r1:7000,r2:7001', 'redis-cluster://r1']) {
     t.equal(loadConfig(['--redis', url], {}).config.redis, url)
   }
 })
@@ -152,7 +152,8 @@ t.test('invalid flags give a ConfigError that names the flag and the bad value',
     [['--log-level', 'chatty'], '--log-level', /one of fatal, error, warn, info, debug, trace, silent/, '"chatty"'],
     [['--store', 'postgres://db'], '--store', /"memory" or "sqlite:<path>"/],
     [['--store', 'sqlite:'], '--store'],
-    [['--redis', 'http://cache:6379'], '--redis', /redis:\/\//, /redis-sentinel:\/\//],
+    [['--redis', 'http://cache:6379'], '--redis', /redis:\/\//, /redis-sentinel:\/\//, /redis-cluster:\/\//],
+    [['--redis', 'redis-cluster://'], '--redis'],
     [['--redis', 'redis-sentinel://s1:26379'], '--redis', /<master>/],
     [['--heart-beat', '100'], '--heart-beat', /two numbers/],
     [['--heart-beat', 'a,b'], '--heart-beat'],

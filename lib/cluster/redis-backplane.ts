@@ -4,7 +4,6 @@
 // connection publishes, in order, so messages from one publisher arrive in the order sent;
 // another is in subscriber mode. ioredis reconnects with backoff and subscribes again by itself.
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Message } from '../broker/message.js'
 import { StompError } from '../errors.js'
@@ -12,13 +11,13 @@ import type { Backplane, RemoteDelivery, TopicKind } from '../broker/backplane.j
 import { channelOf, subscriptionOf, type ChannelSubscription } from './channels.js'
 import { Arrivals, encodeEnvelope } from './envelope.js'
 import { ListenCounts } from './listen-counts.js'
-import { connectRedis } from './redis-connection.js'
+import { connectRedis, type RedisClient } from './redis-connection.js'
 
 export class RedisBackplane implements Backplane {
   readonly nodeId = randomBytes(6).toString('base64url')
   onMessage: RemoteDelivery = () => {}
-  private readonly publisher: Redis
-  private readonly subscriber: Redis
+  private readonly publisher: RedisClient
+  private readonly subscriber: RedisClient
   private readonly listening = new ListenCounts()
   private readonly logger: Logger
   private seq = 0

@@ -1,26 +1,34 @@
-// One way for every cluster component to connect to Redis: a plain `redis://` / `rediss://` URL,
-// or `redis-sentinel://host:port[,host:port...]/<master name>`, where ioredis asks the Sentinels
-// for the current master and follows a failover by itself.
-import { Redis, type RedisOptions } from 'ioredis'
+// One way for every cluster component to connect to Redis (the URL forms: redis-url.ts). With
+// Sentinels ioredis asks them for the current master and follows a failover; with a Redis Cluster
+// it follows MOVED/ASK and slot changes, and keys, streams and sharded channels spread over the
+// shards.
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { parseRedisUrl } from './redis-url.js'
+
+/** A connection to a single Redis (or a Sentinel-managed master), or to a Redis Cluster. */
+export type RedisClient = Redis | Cluster
+
+/** Backoff from 100 ms to 2 s between attempts, forever. */
+const retry = (attempt: number): number => Math.min(2000, 100 * attempt)
 
 /** How ioredis connects: never queue a command while disconnected (a SEND then gets ERROR instead of waiting). */
 function options(): RedisOptions {
-  return {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    // Backoff from 100 ms to 2 s between attempts, forever.
-    retryStrategy: (attempt: number) => Math.min(2000, 100 * attempt),
-  }
+  return { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: retry }
 }
 
-const SENTINEL = /^redis-sentinel:\/\/([^/]+)\/([^/?#]+)$/
-
-export function connectRedis(url: string): Redis {
-  const sentinel = SENTINEL.exec(url)
-  if (sentinel === null) return new Redis(url, options())
-  const sentinels = sentinel[1]!.split(',').map((address) => {
-    const colon = address.lastIndexOf(':')
-    return colon < 0 ? { host: address, port: 26379 } : { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) }
-  })
-  return new Redis({ ...options(), sentinels, name: decodeURIComponent(sentinel[2]!) })
+/**
+ * `subscriber`: the connection will SSUBSCRIBE; on a Redis Cluster that takes one subscriber
+ * connection per shard (ioredis's sharded subscribers), on a single Redis nothing changes.
+ */
+export function connectRedis(url: string, { subscriber = false }: { subscriber?: boolean } = {}): RedisClient {
+  const target = parseRedisUrl(url)
+  if (target === null) throw new Error(`not a Redis URL: ${url}`)
+  switch (target.kind) {
+    case 'cluster':
+      return new Cluster(target.seeds, { enableOfflineQueue: false, shardedSubscribers: subscriber, redisOptions: { maxRetriesPerRequest: 1 }, clusterRetryStrategy: retry })
+    case 'sentinel':
+      return new Redis({ ...options(), sentinels: target.sentinels, name: target.master })
+    case 'single':
+      return new Redis(target.url, options())
+  }
 }

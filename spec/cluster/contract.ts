@@ -125,7 +125,8 @@ export function backplaneContract(t: Test, make: (t: Test) => Promise<Cluster>):
     b.listen('topic', 'seq.#')
     c.listen('topic', 'seq.one')
     await settled(a, heardB, 'topic', 'seq.one')
-    heardC.length = 0
+    await settled(a, heardC, 'topic', 'seq.one')
+    heardB.length = 0
     const sends: Promise<void>[] = []
     for (let i = 0; i < 2000; i++) sends.push(a.publish('topic', 'seq.one', message('seq.one', String(i))))
     await Promise.all(sends)
