@@ -5,7 +5,6 @@
 // still held when its node's last subscriber leaves goes back to the stream. Each node keeps a
 // key alive while it lives; the others claim what a dead node had taken (XCLAIM) and deliver it
 // marked redelivered. SEND is XADD, and its RECEIPT waits for Redis.
-import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { PublishResult } from '../broker/broker.js'
 import type { Binding, Consumer } from '../broker/consumer.js'
@@ -15,7 +14,8 @@ import { StompError } from '../errors.js'
 import type { DurableRecord } from '../store/store.js'
 import type { SharedQueues } from '../broker/shared-queues.js'
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
-import { connectRedis } from './redis-connection.js'
+import { connectRedis, type RedisClient } from './redis-connection.js'
+import { parseRedisUrl } from './redis-url.js'
 
 const GROUP = 'stompd'
 const STREAM_PREFIX = 'stompd:queue:'
@@ -34,6 +34,8 @@ const LIVENESS_RENEW_MS = 1000
 const REAP_INTERVAL_MS = 1000
 /** How long one XREADGROUP waits for new messages before the set of queues is looked at again. */
 const READ_BLOCK_MS = 100
+/** On a Redis Cluster (no blocking read across slots): how long a node with nothing to read waits for a notice before reading anyway. */
+const IDLE_READ_MS = 1000
 /** Messages fetched per ready local subscriber: enough to keep it busy, few enough to share the work out. */
 const PER_CONSUMER = 10
 const MAX_FETCH = 100
@@ -47,14 +49,14 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then redis.call('XADD', 
 return 1`
 
 /**
- * A SEND to a queue: the limits declared for it cluster-wide (KEYS[2], by stream) win over this
+ * A SEND to a queue: the limits declared for it cluster-wide (KEYS[2]) win over this
  * node's defaults (ARGV[3], ARGV[4]); reject-publish refuses (0) once the stream holds the
  * limit, drop-head trims the oldest. Checked and added in one step.
  */
 const ENQUEUE = `
 local maxLength = tonumber(ARGV[3])
 local overflow = ARGV[4]
-local declared = redis.call('HGET', KEYS[2], KEYS[1])
+local declared = redis.call('GET', KEYS[2])
 if declared then
   local limits = cjson.decode(declared)
   maxLength = tonumber(limits.maxLength) or 0
@@ -69,21 +71,23 @@ else
   redis.call('XADD', KEYS[1], '*', 'm', ARGV[1], 'd', ARGV[2])
 end
 return 1`
-/** Limits declared for queues (x-max-length, x-overflow), by stream: the first declaration holds. */
-const LIMITS = 'stompd:queue-limits'
 
-/** The Lua scripts defined on the command connection (ioredis adds them as methods). */
-interface Scripts {
-  enqueue(stream: string, limits: string, m: Buffer, deliveries: number, maxLength: number, overflow: string): Promise<number>
-  addOnce(stream: string, seen: string, m: Buffer, deliveries: number, ttlMs: number): Promise<number>
-}
 
-const queueStream = (destination: string): string => STREAM_PREFIX + destination.slice('/queue/'.length)
-const durableStream = (key: string): string => DURABLE_PREFIX + Buffer.from(key).toString('base64url')
+// Every key of one queue shares its hash tag (the braces), so on a Redis Cluster they sit in one
+// slot, where a script and MULTI may use them together, and different queues spread over shards.
+const queueStream = (destination: string): string => `${STREAM_PREFIX}{${destination.slice('/queue/'.length)}}`
+const durableStream = (key: string): string => `${DURABLE_PREFIX}{${Buffer.from(key).toString('base64url')}}`
+/** The limits declared for a stream's queue (x-max-length, x-overflow): the first declaration holds. */
+const limitsOf = (stream: string): string => `${stream}:limits`
+/** Sharded channel (Redis Cluster only): a message was added to the stream, read it. */
+const addedOf = (stream: string): string => `${stream}:added`
 
 function unavailable(detail: string): StompError {
   return new StompError('cluster-unavailable', `the queue could not be reached (${detail}); the message was not accepted`)
 }
+
+/** What XREADGROUP returns: per stream, its entries (id, fields). */
+type StreamReply = Array<[stream: Buffer, entries: Array<[id: Buffer, fields: Buffer[]]>]>
 
 /** Stream fields as XREADGROUP and XCLAIM return them: [name, value, name, value, ...]. */
 function field(fields: Buffer[], name: string): Buffer | undefined {
@@ -202,12 +206,19 @@ export class StreamQueue extends Queue {
 
 export class RedisQueues implements SharedQueues {
   readonly nodeId: string
-  private readonly commands: Redis
-  private readonly reader: Redis
+  private readonly commands: RedisClient
+  private readonly reader: RedisClient
   private readonly logger: Logger
   private readonly queues = new Map<string, StreamQueue>()
-  private readonly grouped = new Set<string>()
+  private readonly groups = new Map<string, Promise<void>>()
+  /**
+   * On a Redis Cluster only: sharded channels that say a queue's stream got a message, since one
+   * XREADGROUP cannot wait on streams in different slots; null on a single Redis.
+   */
+  private readonly notices: RedisClient | null
   private wake: (() => void) | null = null
+  /** Something may be readable that was not when the current read began. */
+  private pending = false
   private closed = false
   private readonly timers: NodeJS.Timeout[] = []
 
@@ -216,17 +227,21 @@ export class RedisQueues implements SharedQueues {
     this.logger = logger
     this.commands = connectRedis(url)
     this.reader = connectRedis(url)
-    for (const [role, connection] of [['queues', this.commands], ['queue reader', this.reader]] as const) {
-      connection.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))
+    this.notices = parseRedisUrl(url)?.kind === 'cluster' ? connectRedis(url, { subscriber: true }) : null
+    for (const [role, connection] of [['queues', this.commands], ['queue reader', this.reader], ['queue notices', this.notices]] as const) {
+      connection?.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))
     }
-    this.commands.defineCommand('enqueue', { numberOfKeys: 2, lua: ENQUEUE })
-    this.commands.defineCommand('addOnce', { numberOfKeys: 2, lua: ADD_ONCE })
+    this.notices?.on('smessageBuffer', () => this.wanted())
+    this.notices?.on('ready', () => {
+      for (const stream of this.queues.keys()) this.listenForAdds(stream)
+    })
     this.commands.on('ready', () => this.retryAcks())
   }
 
   get problem(): string | null {
     if (this.commands.status !== 'ready') return `queues ${this.commands.status}`
     if (this.reader.status !== 'ready') return `queue reader ${this.reader.status}`
+    if (this.notices !== null && this.notices.status !== 'ready') return `queue notices ${this.notices.status}`
     return null
   }
 
@@ -241,13 +256,28 @@ export class RedisQueues implements SharedQueues {
 
   private track(queue: StreamQueue): StreamQueue {
     this.queues.set(queue.stream, queue)
+    this.listenForAdds(queue.stream)
     return queue
+  }
+
+  private listenForAdds(stream: string): void {
+    if (this.notices?.status !== 'ready') return // subscribed on (re)connecting
+    this.notices.ssubscribe(addedOf(stream)).catch((err: Error) => this.logger.warn({ err: err.message, stream }, 'redis: queue notices not subscribed; retried on reconnect'))
+  }
+
+  private stopListeningForAdds(stream: string): void {
+    if (this.notices?.status === 'ready') this.notices.sunsubscribe(addedOf(stream)).catch(() => {})
+  }
+
+  /** On a Redis Cluster: tells the nodes reading `stream` that it has something new. */
+  private notify(stream: string): void {
+    if (this.notices !== null) this.commands.spublish(addedOf(stream), '').catch(() => {})
   }
 
   /** Records limits declared for a queue, for every node; a queue declared before keeps its own. */
   declare(destination: string, options: QueueOptions): void {
     const { maxLength, overflow } = options
-    this.commands.hsetnx(LIMITS, queueStream(destination), JSON.stringify({ maxLength, overflow })).catch((err: Error) => this.logger.warn({ err: err.message }, 'redis: queue limits were not recorded'))
+    this.commands.set(limitsOf(queueStream(destination)), JSON.stringify({ maxLength, overflow }), 'NX').catch((err: Error) => this.logger.warn({ err: err.message }, 'redis: queue limits were not recorded'))
   }
 
   /** The cluster's durable subscriptions. */
@@ -264,7 +294,9 @@ export class RedisQueues implements SharedQueues {
   deleteDurable(key: string): void {
     const stream = durableStream(key)
     this.queues.delete(stream)
-    this.commands.multi().hdel(DURABLES, key).del(stream).exec().catch((err: Error) => this.logger.warn({ err: err.message }, 'redis: a durable subscription was not deleted'))
+    this.stopListeningForAdds(stream)
+    // Two commands, not one MULTI: on a Redis Cluster the two keys live in different slots.
+    Promise.all([this.commands.hdel(DURABLES, key), this.commands.del(stream)]).catch((err: Error) => this.logger.warn({ err: err.message }, 'redis: a durable subscription was not deleted'))
   }
 
   /** Calls `sync` with the cluster's durable subscriptions now and every second. */
@@ -280,6 +312,7 @@ export class RedisQueues implements SharedQueues {
   /** A durable subscription deleted on another node: this one stops reading its stream. */
   forgetDurable(key: string): void {
     this.queues.delete(durableStream(key))
+    this.stopListeningForAdds(durableStream(key))
   }
 
   /** A topic message for a durable subscription: kept once however many nodes offer it. */
@@ -288,8 +321,10 @@ export class RedisQueues implements SharedQueues {
     const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
     const seen = `stompd:seen:${queue.stream}:${message.id}`
     return this.ensureGroup(queue.stream)
-      .then(() => (this.commands as unknown as Scripts).addOnce(queue.stream, seen, bytes, 0, SEEN_TTL_MS))
-      .then(() => undefined, (err: Error) => {
+      // EVAL, not EVALSHA: a script Redis does not have yet (a restart, a new shard) would make
+      // ioredis send that one again behind later ones, out of the order the SENDs came in.
+      .then(() => this.commands.eval(ADD_ONCE, 2, queue.stream, seen, bytes, 0, SEEN_TTL_MS))
+      .then(() => this.notify(queue.stream), (err: Error) => {
         throw unavailable(err.message)
       })
   }
@@ -309,9 +344,10 @@ export class RedisQueues implements SharedQueues {
     for (const timer of this.timers) clearInterval(timer)
     this.wake?.()
     await this.commands.del(NODE_PREFIX + this.nodeId).catch(() => {})
-    await Promise.allSettled([this.commands.quit(), this.reader.quit()])
+    await Promise.allSettled([this.commands.quit(), this.reader.quit(), this.notices?.quit()])
     this.commands.disconnect()
     this.reader.disconnect()
+    this.notices?.disconnect()
   }
 
   /** SEND: XADD (reject-publish checks the length in the same step); resolves once Redis has it. */
@@ -320,8 +356,9 @@ export class RedisQueues implements SharedQueues {
     const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
     const { maxLength, overflow } = queue.options
     const added = this.ensureGroup(queue.stream).then(async () => {
-      const ok = await (this.commands as unknown as Scripts).enqueue(queue.stream, LIMITS, bytes, deliveries, maxLength, overflow)
+      const ok = await this.commands.eval(ENQUEUE, 2, queue.stream, limitsOf(queue.stream), bytes, deliveries, maxLength, overflow) // EVAL: see addOnce
       if (ok === 0) throw new StompError('queue-full', `${queue.destination} is full (its declared max-length)`)
+      this.notify(queue.stream)
     })
     return added.catch((err: unknown) => {
       throw err instanceof StompError ? err : unavailable((err as Error).message)
@@ -355,56 +392,95 @@ export class RedisQueues implements SharedQueues {
   /** Back to the stream for any node: a copy at the end (with its delivery count), the original gone, in one step. */
   giveBack(queue: StreamQueue, id: string, message: Message, deliveries: number): void {
     const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
-    this.commands.multi().xadd(queue.stream, '*', 'm', bytes, 'd', String(deliveries)).xack(queue.stream, GROUP, id).xdel(queue.stream, id).exec().catch((err: Error) => {
+    this.commands.multi().xadd(queue.stream, '*', 'm', bytes, 'd', String(deliveries)).xack(queue.stream, GROUP, id).xdel(queue.stream, id).exec().then(() => this.notify(queue.stream), (err: Error) => {
       this.logger.warn({ err: err.message, queue: queue.destination }, 'redis: a message could not be handed back; another node claims it when this one goes')
     })
   }
 
   /** Some local queue may want messages now. */
   wanted(): void {
+    this.pending = true
     this.wake?.()
   }
 
-  private ensureGroup(stream: string): Promise<void> {
-    if (this.grouped.has(stream)) return Promise.resolve()
-    return this.commands.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM').then(() => undefined, (err: Error) => {
-      if (!err.message.includes('BUSYGROUP')) throw err
-    }).then(() => {
-      this.grouped.add(stream)
+  /** Waits `ms`, or less when wanted() is called. */
+  private async rest(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.wake = resolve
+      setTimeout(resolve, ms).unref()
     })
+    this.wake = null
   }
 
-  /** Fetches for the queues whose subscribers here can take more, one XREADGROUP for all of them. */
+  /**
+   * The stream's consumer group, made once. Every caller chains on the same promise, so what
+   * they do next runs in the order they called: SENDs reach Redis in the order they came.
+   */
+  private ensureGroup(stream: string): Promise<void> {
+    let grouped = this.groups.get(stream)
+    if (grouped === undefined) {
+      grouped = this.commands.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM').then(() => undefined, (err: Error) => {
+        if (!err.message.includes('BUSYGROUP')) throw err
+      })
+      grouped.catch(() => this.groups.delete(stream)) // tried again next time
+      this.groups.set(stream, grouped)
+    }
+    return grouped
+  }
+
+  /** Fetches for the queues whose subscribers here can take more, as long as this node runs. */
   private async readLoop(): Promise<void> {
     while (!this.closed) {
       const wanting = [...this.queues.values()].filter((queue) => queue.demand > 0)
       if (wanting.length === 0 || this.reader.status !== 'ready') {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve
-          setTimeout(resolve, 250).unref()
-        })
-        this.wake = null
+        await this.rest(250)
         continue
       }
       try {
         for (const queue of wanting) await this.ensureGroup(queue.stream)
-        const count = Math.max(...wanting.map((queue) => queue.demand))
-        const reply = await this.reader.callBuffer('XREADGROUP', 'GROUP', GROUP, this.nodeId, 'COUNT', String(count), 'BLOCK', String(READ_BLOCK_MS),
-          'STREAMS', ...wanting.map((queue) => queue.stream), ...wanting.map(() => '>')) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null
-        for (const [stream, entries] of reply ?? []) {
-          const queue = this.queues.get(stream.toString())
-          for (const [id, fields] of entries) {
-            if (queue === undefined) continue
-            queue.accept(id.toString(), fields, 0)
-          }
+        this.pending = false
+        if (this.notices === null) {
+          await this.readWaiting(wanting)
+        } else {
+          const read = await this.readEach(wanting)
+          if (read === 0 && !this.pending) await this.rest(IDLE_READ_MS)
         }
       } catch (err) {
         const message = (err as Error).message
-        if (message.includes('NOGROUP')) this.grouped.clear()
+        if (message.includes('NOGROUP')) this.groups.clear()
         else this.logger.debug({ err: message }, 'redis: reading queues failed; trying again')
         await new Promise((resolve) => setTimeout(resolve, 200))
       }
     }
+  }
+
+  /** One Redis: one XREADGROUP for all the queues, waiting up to READ_BLOCK_MS for something new. */
+  private async readWaiting(wanting: StreamQueue[]): Promise<void> {
+    const count = Math.max(...wanting.map((queue) => queue.demand))
+    const reply = await this.reader.callBuffer('XREADGROUP', 'GROUP', GROUP, this.nodeId, 'COUNT', String(count), 'BLOCK', String(READ_BLOCK_MS),
+      'STREAMS', ...wanting.map((queue) => queue.stream), ...wanting.map(() => '>')) as StreamReply | null
+    this.accept(reply)
+  }
+
+  /** A Redis Cluster: one XREADGROUP per queue (their streams are in different slots), none waiting. */
+  private async readEach(wanting: StreamQueue[]): Promise<number> {
+    const replies = await Promise.all(wanting.map((queue) => this.reader.callBuffer('XREADGROUP', 'GROUP', GROUP, this.nodeId,
+      'COUNT', String(queue.demand), 'STREAMS', queue.stream, '>') as Promise<StreamReply | null>))
+    let read = 0
+    for (const reply of replies) read += this.accept(reply)
+    return read
+  }
+
+  /** Hands fetched entries to their queues; how many there were. */
+  private accept(reply: StreamReply | null): number {
+    let read = 0
+    for (const [stream, entries] of reply ?? []) {
+      const queue = this.queues.get(stream.toString())
+      read += entries.length
+      if (queue === undefined) continue
+      for (const [id, fields] of entries) queue.accept(id.toString(), fields, 0)
+    }
+    return read
   }
 
   /** Claims, for queues with subscribers here, what nodes that are gone had fetched and not acked. */

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { startBrokerProcess, type BrokerProcess } from '../helpers/child.js'
 import { RawClient, getHeader } from '../helpers/raw.js'
+import { eventually } from '../helpers/expect.js'
 import { startRedis } from '../helpers/redis.js'
 import type { Frame } from '../../lib/frame/frame.js'
 
@@ -51,7 +52,7 @@ t.test('cluster queue: exactly once across three nodes, spread over them, over W
   const count = 600
   await produce(producer, '/queue/work', count)
   const received = (): number => consumers.reduce((sum, c) => sum + messages(c).length, 0)
-  await producer.until(() => received() >= count, 20_000)
+  await eventually(() => received() >= count, 20_000, 'every message delivered')
   await new Promise((resolve) => setTimeout(resolve, 500))
   const bodies = consumers.flatMap((c) => messages(c).map((m) => m.body.toString()))
   t.equal(bodies.length, count, 'as many deliveries as messages')

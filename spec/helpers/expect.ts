@@ -23,6 +23,15 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
+/** Waits until `condition` holds (looked at every 10 ms: it may span several clients), or rejects naming `what`. */
+export async function eventually(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
 /** A raw client over the named transport. */
 export function rawClient(t: Test, addresses: ListenAddresses, transport: TransportName, protocols?: string[]): Promise<RawClient> {
   return transport === 'tcp' ? RawClient.tcp(t, addresses.tcp!) : RawClient.ws(t, addresses.ws, protocols)
