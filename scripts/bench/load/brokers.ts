@@ -60,6 +60,11 @@ export interface BrokerTarget {
   endpoint(transport: Transport): Endpoint | null
   /** Why the broker is unusable now (its process died), or null. */
   problem(): string | null
+  /**
+   * More processes whose CPU a flow run reads in its window (CpuUse.processes, in this order):
+   * cluster.ts's stompd nodes and Redis. `pid` stays the one the verdicts are about.
+   */
+  processes?: ReadonlyArray<{ label: string, pid: number }>
 }
 
 export type Availability = { target: BrokerTarget } | { skipped: string }
@@ -103,7 +108,7 @@ function gist(output: string): string {
 }
 
 /** Spawns `args` under node (with `env` added to ours) and waits for a stdout line matching `ready`. */
-async function startChild(name: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<Started> {
+export async function startChild(name: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<Started> {
   killChildrenOnExit()
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   children.add(child)
@@ -142,7 +147,7 @@ async function startChild(name: string, args: string[], ready: RegExp, env: Reco
 }
 
 /** SIGTERM, then SIGKILL if it has not gone within `ms`. */
-async function stopChild(child: ChildProcess, ms = 5000): Promise<void> {
+export async function stopChild(child: ChildProcess, ms = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   child.kill('SIGTERM')
@@ -168,7 +173,7 @@ function childProblem(name: string, started: Started): () => string | null {
  * --cpu-prof-dir=/tmp/prof` to profile the broker under the bench's load (the profile is
  * written when the suite stops it).
  */
-function stompdCommand(): string[] {
+export function stompdCommand(): string[] {
   // Relative to the project, or absolute (another checkout's build, to compare two versions).
   const cli = resolve(ROOT, process.env.STOMPD_BENCH_CLI ?? 'dist/cli.js')
   const extra = (process.env.STOMPD_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')

@@ -27,6 +27,11 @@ export interface Endpoint {
    * connection of load client n sends passcodes[n % length]. Absent for every other broker.
    */
   passcodes?: readonly string[]
+  /**
+   * Where subscribers connect instead of `url` (cluster.ts: publishers on one node, subscriber n
+   * on subscriberUrls[n % length], round-robin over the nodes). Absent: everyone uses `url`.
+   */
+  subscriberUrls?: readonly string[]
 }
 
 /** What a raw (ceiling) connection is: `pub` sends bytes to a channel, `sub` receives them. */

@@ -111,6 +111,8 @@ export interface CpuSample {
   loadgen: number | null // ticks, this process (every worker thread) plus load child processes
   threads: Array<number | null> // ticks per load worker thread
   machine: MachineTicks | null
+  /** Ticks of a target's other processes (BrokerTarget.processes: cluster.ts's nodes and Redis), in order. */
+  processes?: Array<number | null>
 }
 
 export interface CpuUse {
@@ -123,6 +125,8 @@ export interface CpuUse {
   machine: number | null
   /** Cores spent in interrupts and softirqs (not in any process's own time). */
   irq: number | null
+  /** Cores used by each of the target's other processes, when it names any (BrokerTarget.processes). */
+  processes?: Array<number | null>
 }
 
 function perSecond(a: number | null, b: number | null, seconds: number): number | null {
@@ -138,5 +142,6 @@ export function cpuBetween(a: CpuSample, b: CpuSample): CpuUse {
     threads: a.threads.map((t, i) => perSecond(t, b.threads[i] ?? null, seconds)),
     machine: a.machine === null || b.machine === null ? null : (b.machine.busy - a.machine.busy) / Math.max(1, b.machine.total - a.machine.total),
     irq: a.machine === null || b.machine === null ? null : ((b.machine.irq - a.machine.irq) * cpuCount()) / Math.max(1, b.machine.total - a.machine.total),
+    ...(a.processes === undefined ? {} : { processes: a.processes.map((t, i) => perSecond(t, b.processes?.[i] ?? null, seconds)) }),
   }
 }

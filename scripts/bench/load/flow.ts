@@ -92,6 +92,7 @@ function sample(target: BrokerTarget, workers: readonly PoolWorker[]): CpuSample
     loadgen: processTicks(process.pid),
     threads: workers.map((w) => (w.tid === null ? null : threadTicks(process.pid, w.tid))),
     machine: machineTicks(),
+    ...(target.processes === undefined ? {} : { processes: target.processes.map((p) => processTicks(p.pid)) }),
   }
 }
 

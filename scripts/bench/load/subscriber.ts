@@ -19,7 +19,11 @@ export class Subscriber {
     this.run = run
     this.slot = slot
     this.lastSeq = new Int32Array(run.spec.publishers).fill(-1)
-    this.connection = new LoadConnection(run.spec.endpoint, {
+    // A cluster (cluster.ts): subscriber n connects to node n % nodes, the publishers to `url`.
+    const { endpoint } = run.spec
+    const urls = endpoint.subscriberUrls
+    const own = urls === undefined || urls.length === 0 ? endpoint : { ...endpoint, url: urls[slot % urls.length]! }
+    this.connection = new LoadConnection(own, {
       onFrame: (frame) => this.frame(frame),
       onClose: (_expected, detail) => {
         run.errors.push(`subscriber ${slot}: ${detail}`)
