@@ -26,7 +26,7 @@ export class RedisBackplane implements Backplane {
   constructor(url: string, logger: Logger) {
     this.logger = logger
     this.arrivals = new Arrivals(this.nodeId)
-    this.publisher = connectRedis(url)
+    this.publisher = connectRedis(url, { pipelined: true })
     this.subscriber = connectRedis(url)
     for (const [role, connection] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
       connection.on('error', (err: Error) => logger.warn({ err: err.message, role }, 'redis connection problem'))

@@ -16,6 +16,7 @@ import type { SharedQueues } from '../broker/shared-queues.js'
 import { decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { connectRedis, type RedisClient } from './redis-connection.js'
 import { parseRedisUrl } from './redis-url.js'
+import { ADD_ONCE, ENQUEUE, ScriptRunner } from './stream-scripts.js'
 
 const GROUP = 'stompd'
 const STREAM_PREFIX = 'stompd:queue:'
@@ -32,6 +33,8 @@ const LIVENESS_TTL_MS = 3000
 const LIVENESS_RENEW_MS = 1000
 /** How often pending entries of dead nodes are looked for. */
 const REAP_INTERVAL_MS = 1000
+/** A dead node's pending entries read and claimed per step. */
+const REAP_PAGE = 1000
 /** How long one XREADGROUP waits for new messages before the set of queues is looked at again. */
 const READ_BLOCK_MS = 100
 /** On a Redis Cluster (no blocking read across slots): how long a node with nothing to read waits for a notice before reading anyway. */
@@ -39,38 +42,9 @@ const IDLE_READ_MS = 1000
 /** Messages fetched per ready local subscriber: enough to keep it busy, few enough to share the work out. */
 const PER_CONSUMER = 10
 const MAX_FETCH = 100
+/** SENDs to one queue go to Redis together, up to this many in one script call. */
+const MAX_SEND_BATCH = 256
 
-/**
- * A topic message for a durable subscription: every node that hears it (the publisher's, and each
- * node that knows the subscription) offers it; the first adds it, the others find it seen.
- */
-const ADD_ONCE = `
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then redis.call('XADD', KEYS[1], '*', 'm', ARGV[1], 'd', ARGV[2]) end
-return 1`
-
-/**
- * A SEND to a queue: the limits declared for it cluster-wide (KEYS[2]) win over this
- * node's defaults (ARGV[3], ARGV[4]); reject-publish refuses (0) once the stream holds the
- * limit, drop-head trims the oldest. Checked and added in one step.
- */
-const ENQUEUE = `
-local maxLength = tonumber(ARGV[3])
-local overflow = ARGV[4]
-local declared = redis.call('GET', KEYS[2])
-if declared then
-  local limits = cjson.decode(declared)
-  maxLength = tonumber(limits.maxLength) or 0
-  overflow = limits.overflow
-end
-if maxLength > 0 and overflow == 'reject-publish' then
-  if redis.call('XLEN', KEYS[1]) >= maxLength then return 0 end
-  redis.call('XADD', KEYS[1], '*', 'm', ARGV[1], 'd', ARGV[2])
-elseif maxLength > 0 then
-  redis.call('XADD', KEYS[1], 'MAXLEN', maxLength, '*', 'm', ARGV[1], 'd', ARGV[2])
-else
-  redis.call('XADD', KEYS[1], '*', 'm', ARGV[1], 'd', ARGV[2])
-end
-return 1`
 
 
 // Every key of one queue shares its hash tag (the braces), so on a Redis Cluster they sit in one
@@ -84,6 +58,14 @@ const addedOf = (stream: string): string => `${stream}:added`
 
 function unavailable(detail: string): StompError {
   return new StompError('cluster-unavailable', `the queue could not be reached (${detail}); the message was not accepted`)
+}
+
+/** A SEND waiting for its turn's script call. */
+interface PendingSend {
+  bytes: Buffer
+  deliveries: number
+  resolve(): void
+  reject(err: unknown): void
 }
 
 /** What XREADGROUP returns: per stream, its entries (id, fields). */
@@ -207,6 +189,11 @@ export class StreamQueue extends Queue {
 export class RedisQueues implements SharedQueues {
   readonly nodeId: string
   private readonly commands: RedisClient
+  private readonly scripts: ScriptRunner
+  /** SENDs of this turn not yet sent to Redis, by queue. */
+  private readonly sends = new Map<StreamQueue, PendingSend[]>()
+  /** ACKs of this turn not yet sent to Redis, by queue: entry ids. */
+  private readonly acks = new Map<StreamQueue, string[]>()
   private readonly reader: RedisClient
   private readonly logger: Logger
   private readonly queues = new Map<string, StreamQueue>()
@@ -225,7 +212,8 @@ export class RedisQueues implements SharedQueues {
   constructor(url: string, nodeId: string, logger: Logger) {
     this.nodeId = nodeId
     this.logger = logger
-    this.commands = connectRedis(url)
+    this.commands = connectRedis(url, { pipelined: true })
+    this.scripts = new ScriptRunner(this.commands, logger)
     this.reader = connectRedis(url)
     this.notices = parseRedisUrl(url)?.kind === 'cluster' ? connectRedis(url, { subscriber: true }) : null
     for (const [role, connection] of [['queues', this.commands], ['queue reader', this.reader], ['queue notices', this.notices]] as const) {
@@ -240,6 +228,7 @@ export class RedisQueues implements SharedQueues {
 
   get problem(): string | null {
     if (this.commands.status !== 'ready') return `queues ${this.commands.status}`
+    if (this.scripts.problem !== null) return `queues ${this.scripts.problem}`
     if (this.reader.status !== 'ready') return `queue reader ${this.reader.status}`
     if (this.notices !== null && this.notices.status !== 'ready') return `queue notices ${this.notices.status}`
     return null
@@ -317,13 +306,12 @@ export class RedisQueues implements SharedQueues {
 
   /** A topic message for a durable subscription: kept once however many nodes offer it. */
   addOnce(queue: StreamQueue, message: Message): PublishResult {
-    if (this.commands.status !== 'ready') return unavailable(`redis is ${this.commands.status}`)
+    const problem = this.problem
+    if (problem !== null) return unavailable(problem)
     const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
     const seen = `stompd:seen:${queue.stream}:${message.id}`
     return this.ensureGroup(queue.stream)
-      // EVAL, not EVALSHA: a script Redis does not have yet (a restart, a new shard) would make
-      // ioredis send that one again behind later ones, out of the order the SENDs came in.
-      .then(() => this.commands.eval(ADD_ONCE, 2, queue.stream, seen, bytes, 0, SEEN_TTL_MS))
+      .then(() => this.scripts.run(ADD_ONCE, [queue.stream, seen], [bytes, 0, SEEN_TTL_MS]))
       .then(() => this.notify(queue.stream), (err: Error) => {
         throw unavailable(err.message)
       })
@@ -350,31 +338,72 @@ export class RedisQueues implements SharedQueues {
     this.notices?.disconnect()
   }
 
-  /** SEND: XADD (reject-publish checks the length in the same step); resolves once Redis has it. */
+  /**
+   * SEND: XADD (reject-publish checks the length in the same step); resolves once Redis has it.
+   * The SENDs to one queue in one turn go in one script call, in the order they came.
+   */
   add(queue: StreamQueue, message: Message, deliveries: number): PublishResult {
-    if (this.commands.status !== 'ready') return unavailable(`redis is ${this.commands.status}`)
+    const problem = this.problem
+    if (problem !== null) return unavailable(problem)
     const bytes = encodeEnvelope(this.nodeId, 0, 'topic', queue.destination, message)
-    const { maxLength, overflow } = queue.options
-    const added = this.ensureGroup(queue.stream).then(async () => {
-      const ok = await this.commands.eval(ENQUEUE, 2, queue.stream, limitsOf(queue.stream), bytes, deliveries, maxLength, overflow) // EVAL: see addOnce
-      if (ok === 0) throw new StompError('queue-full', `${queue.destination} is full (its declared max-length)`)
-      this.notify(queue.stream)
-    })
-    return added.catch((err: unknown) => {
-      throw err instanceof StompError ? err : unavailable((err as Error).message)
+    return new Promise<void>((resolve, reject) => {
+      let batch = this.sends.get(queue)
+      if (batch === undefined) {
+        if (this.sends.size === 0) setImmediate(() => this.flushSends())
+        batch = []
+        this.sends.set(queue, batch)
+      }
+      batch.push({ bytes, deliveries, resolve, reject })
+      if (batch.length >= MAX_SEND_BATCH) {
+        this.sends.delete(queue)
+        this.sendBatch(queue, batch)
+      }
     })
   }
 
-  /** Acked, expired or dead-lettered: out of the group's pending list and out of the stream. */
-  remove(queue: StreamQueue, id: string): void {
-    if (this.commands.status !== 'ready') {
-      this.acksToRetry.push([queue.stream, id])
-      return
-    }
-    this.commands.multi().xack(queue.stream, GROUP, id).xdel(queue.stream, id).exec().catch(() => {
-      // Still pending under this (live) node: nobody else gets it; the ack is sent again on reconnect.
-      this.acksToRetry.push([queue.stream, id])
+  private flushSends(): void {
+    for (const [queue, batch] of this.sends) this.sendBatch(queue, batch)
+    this.sends.clear()
+  }
+
+  private sendBatch(queue: StreamQueue, batch: PendingSend[]): void {
+    const { maxLength, overflow } = queue.options
+    const args: Array<string | number | Buffer> = [maxLength, overflow]
+    for (const send of batch) args.push(send.bytes, send.deliveries)
+    this.ensureGroup(queue.stream).then(() => this.scripts.run(ENQUEUE, [queue.stream, limitsOf(queue.stream)], args)).then((added) => {
+      batch.forEach((send, i) => {
+        if (i < Number(added)) send.resolve()
+        else send.reject(new StompError('queue-full', `${queue.destination} is full (its declared max-length)`))
+      })
+      this.notify(queue.stream)
+    }, (err: Error) => {
+      for (const send of batch) send.reject(unavailable(err.message))
     })
+  }
+
+  /** Acked, expired or dead-lettered: out of the group's pending list and out of the stream (the acks of a turn together). */
+  remove(queue: StreamQueue, id: string): void {
+    let ids = this.acks.get(queue)
+    if (ids === undefined) {
+      if (this.acks.size === 0) setImmediate(() => this.flushAcks())
+      ids = []
+      this.acks.set(queue, ids)
+    }
+    ids.push(id)
+  }
+
+  private flushAcks(): void {
+    for (const [queue, ids] of this.acks) {
+      if (this.commands.status !== 'ready') {
+        for (const id of ids) this.acksToRetry.push([queue.stream, id])
+        continue
+      }
+      this.commands.multi().xack(queue.stream, GROUP, ...ids).xdel(queue.stream, ...ids).exec().catch(() => {
+        // Still pending under this (live) node: nobody else gets them; the acks are sent again on reconnect.
+        for (const id of ids) this.acksToRetry.push([queue.stream, id])
+      })
+    }
+    this.acks.clear()
   }
 
   /** Acks Redis did not take while it was away, sent again once it is back. */
@@ -487,27 +516,42 @@ export class RedisQueues implements SharedQueues {
   private async reap(): Promise<void> {
     if (this.commands.status !== 'ready') return
     const alive = new Map<string, boolean>([[this.nodeId, true]])
+    const isAlive = async (consumer: string): Promise<boolean> => {
+      let known = alive.get(consumer)
+      if (known === undefined) {
+        known = (await this.commands.exists(NODE_PREFIX + consumer)) === 1
+        alive.set(consumer, known)
+      }
+      return known
+    }
     for (const queue of this.queues.values()) {
       if (queue.consumerCount === 0) continue
-      const pending = await this.commands.xpending(queue.stream, GROUP, '-', '+', 100) as Array<[string, string, number, number]>
-      const dead: Array<[string, number]> = []
-      for (const [id, consumer, , deliveries] of pending) {
-        let isAlive = alive.get(consumer)
-        if (isAlive === undefined) {
-          isAlive = (await this.commands.exists(NODE_PREFIX + consumer)) === 1
-          alive.set(consumer, isAlive)
-        }
-        if (!isAlive) dead.push([id, deliveries])
+      // The summary names each consumer with entries pending; only a dead one's are read.
+      const [, , , consumers] = await this.commands.xpending(queue.stream, GROUP) as [number, string | null, string | null, Array<[string, string]> | null]
+      for (const [consumer] of consumers ?? []) {
+        if (await isAlive(consumer)) continue
+        await this.claimFrom(queue, consumer)
       }
-      if (dead.length === 0) continue
-      const times = new Map(dead)
-      const claimed = await this.commands.callBuffer('XCLAIM', queue.stream, GROUP, this.nodeId, '0', ...dead.map(([id]) => id)) as Array<[Buffer, Buffer[]] | null>
+    }
+  }
+
+  /** Takes over, page by page, everything the dead node `consumer` had pending on `queue`. */
+  private async claimFrom(queue: StreamQueue, consumer: string): Promise<void> {
+    let claimedCount = 0
+    for (;;) {
+      const pending = await this.commands.xpending(queue.stream, GROUP, '-', '+', REAP_PAGE, consumer) as Array<[string, string, number, number]>
+      if (pending.length === 0) break
+      const deliveries = new Map(pending.map(([id, , , count]) => [id, count]))
+      // On the reader: the command connection is auto-pipelined, which callBuffer() does not survive.
+      const claimed = await this.reader.callBuffer('XCLAIM', queue.stream, GROUP, this.nodeId, '0', ...deliveries.keys()) as Array<[Buffer, Buffer[]] | null>
       for (const entry of claimed) {
         if (entry === null) continue // trimmed or deleted meanwhile
         const id = entry[0].toString()
-        queue.accept(id, entry[1], times.get(id) ?? 1)
+        queue.accept(id, entry[1], deliveries.get(id) ?? 1)
       }
-      this.logger.info({ queue: queue.destination, claimed: claimed.length }, 'claimed messages a node that is gone had not acked')
+      claimedCount += claimed.length
+      if (pending.length < REAP_PAGE) break
     }
+    this.logger.info({ queue: queue.destination, claimed: claimedCount, from: consumer }, 'claimed messages a node that is gone had not acked')
   }
 }

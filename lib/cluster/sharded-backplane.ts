@@ -34,7 +34,7 @@ export class ShardedBackplane implements Backplane {
   constructor(url: string, logger: Logger) {
     this.logger = logger
     this.arrivals = new Arrivals(this.nodeId)
-    this.publisher = connectRedis(url)
+    this.publisher = connectRedis(url, { pipelined: true })
     this.subscriber = connectRedis(url, { subscriber: true })
     this.interest = new InterestRegistry(this.publisher, this.nodeId, () => [...this.listening.subscriptions()], logger)
     for (const [role, connection] of [['publisher', this.publisher], ['subscriber', this.subscriber]] as const) {
