@@ -40,8 +40,8 @@ const READ_BLOCK_MS = 100
 /** On a Redis Cluster (no blocking read across slots): how long a node with nothing to read waits for a notice before reading anyway. */
 const IDLE_READ_MS = 1000
 /** Messages fetched per ready local subscriber: enough to keep it busy, few enough to share the work out. */
-const PER_CONSUMER = 10
-const MAX_FETCH = 100
+const PER_CONSUMER = 50
+const MAX_FETCH = 500
 /** SENDs to one queue go to Redis together, up to this many in one script call. */
 const MAX_SEND_BATCH = 256
 
