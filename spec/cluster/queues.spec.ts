@@ -189,3 +189,60 @@ t.test('cluster queue: limits declared on one node hold on every node (x-max-len
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.same(messages(reader).map((m) => m.body.toString()), ['n2', 'n3'], 'the oldest were dropped for room')
 })
+
+t.test('cluster queue: a NACKed message comes back redelivered; past --max-redeliveries it goes to DLQ.<name>, a stream read on another node', async (t) => {
+  const redis = await startRedis(t)
+  const args = ['--store', 'memory', '--redis', redis.url, '--max-redeliveries', '2']
+  const [a, b, c] = [await startBrokerProcess(t, args), await startBrokerProcess(t, args), await startBrokerProcess(t, args)]
+  const dlq = await RawClient.tcp(t, c.tcp)
+  await dlq.connect()
+  dlq.frame('SUBSCRIBE', [['id', 'd'], ['destination', '/queue/DLQ.flaky'], ['receipt', 'dlq']])
+  await dlq.until(() => dlq.frames.some((f) => f.command === 'RECEIPT'))
+  // Consumers that refuse everything, on b and on a.
+  const refusers: RawClient[] = []
+  for (const n of [b, a]) {
+    const refuser = await RawClient.ws(t, n.ws)
+    await refuser.connect()
+    refuser.frame('SUBSCRIBE', [['id', 's'], ['destination', '/queue/flaky'], ['ack', 'client-individual'], ['receipt', 'sub']])
+    await refuser.until(() => refuser.frames.some((f) => f.command === 'RECEIPT'))
+    refusers.push(refuser)
+  }
+  const timer = setInterval(() => {
+    for (const refuser of refusers) {
+      for (const message of messages(refuser)) {
+        if ((message as Frame & { nacked?: boolean }).nacked === true) continue
+        ;(message as Frame & { nacked?: boolean }).nacked = true
+        refuser.frame('NACK', [['id', getHeader(message, 'ack')!]])
+      }
+    }
+  }, 5)
+  t.teardown(() => clearInterval(timer))
+  const producer = await RawClient.tcp(t, a.tcp)
+  await producer.connect()
+  await produce(producer, '/queue/flaky', 1)
+  await dlq.until(() => messages(dlq).length >= 1, 10_000)
+  const deliveries = refusers.flatMap((refuser) => messages(refuser))
+  t.equal(deliveries.length, 3, 'delivered three times: once, then twice more (--max-redeliveries 2)')
+  t.same(deliveries.map((m) => getHeader(m, 'redelivered')).sort(), ['false', 'true', 'true'], 'the redeliveries are marked')
+  const dead = messages(dlq)[0]!
+  t.equal(dead.body.toString(), '0')
+  t.equal(getHeader(dead, 'original-destination'), '/queue/flaky')
+})
+
+t.test('cluster queue: a message past its expires is never delivered; the others are', async (t) => {
+  const redis = await startRedis(t)
+  const [a, b] = [await node(t, redis.url), await node(t, redis.url)]
+  const producer = await RawClient.tcp(t, a.tcp)
+  await producer.connect()
+  producer.frame('SEND', [['destination', '/queue/fresh'], ['expires', String(Date.now() + 300)], ['receipt', 'r1']], 'short-lived')
+  producer.frame('SEND', [['destination', '/queue/fresh'], ['expires', String(Date.now() + 60_000)], ['receipt', 'r2']], 'long-lived')
+  producer.frame('SEND', [['destination', '/queue/fresh'], ['receipt', 'r3']], 'forever')
+  await producer.until(() => producer.frames.filter((f) => f.command === 'RECEIPT').length === 3)
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  const consumer = await RawClient.ws(t, b.ws)
+  await consumer.connect()
+  consumer.frame('SUBSCRIBE', [['id', 's'], ['destination', '/queue/fresh']])
+  await consumer.until(() => messages(consumer).length >= 2, 10_000)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.same(messages(consumer).map((m) => m.body.toString()), ['long-lived', 'forever'])
+})
