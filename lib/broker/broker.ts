@@ -8,7 +8,7 @@ import { StompError } from '../errors.js'
 import { MemoryStore } from '../store/memory.js'
 import type { DurableRecord, QueueRecord, Store } from '../store/store.js'
 import type { Binding, Consumer, SessionRef } from './consumer.js'
-import type { Destination } from './destination.js'
+import { userRoute, type Destination } from './destination.js'
 import { DurableSubscription } from './durable.js'
 import { Message, MessageIds, type Header } from './message.js'
 import { Queue, type QueueOptions } from './queue.js'
@@ -122,17 +122,19 @@ export class Broker {
     }
     switch (destination.kind) {
       case 'topic':
-      case 'fanout': {
+      case 'fanout':
+      case 'user': {
         const backplane = this.backplane
         // Refused whole rather than delivered here and lost for the other nodes.
         if (backplane !== null && backplane.problem !== null) return clusterUnavailable(backplane.problem)
         const router = destination.kind === 'topic' ? this.topics : this.fanouts
-        const { targets, durable } = router.publish(destination.name, message)
+        const name = destination.kind === 'user' ? userRoute(destination) : destination.name
+        const { targets, durable } = router.publish(name, message)
         if (backplane === null) {
           if (targets === 0) this.stats.dropped++
           return durable
         }
-        const sent = backplane.publish(destination.kind, destination.name, message)
+        const sent = backplane.publish(destination.kind === 'topic' ? 'topic' : 'fanout', name, message)
         return durable === undefined ? sent : Promise.all([durable, sent]).then(() => undefined)
       }
       case 'queue':
@@ -174,6 +176,8 @@ export class Broker {
         return this.topics.subscribe(destination.name, consumer)
       case 'fanout':
         return this.fanouts.subscribe(destination.name, consumer)
+      case 'user':
+        return this.fanouts.subscribe(userRoute(destination), consumer)
       case 'queue':
         return this.queue(destination.name).addConsumer(consumer)
       case 'temp-queue':

@@ -191,7 +191,8 @@ export class FrameHandlers {
     }
     if (!this.declareQueue(frame, destination, receipt)) return
     const durableName = destination.kind === 'topic' ? durableNameOf(frame, id) : undefined
-    const fromQueue = destination.kind !== 'topic' || durableName !== undefined
+    // Topics and user destinations hand out copies; everything else is a queue's one message.
+    const fromQueue = (destination.kind !== 'topic' && destination.kind !== 'user') || durableName !== undefined
     const subscription = new ClientSubscription(session, id, destinationHeader, ackMode as AckMode, prefetch,
       session.version, fromQueue, null)
     if (durableName !== undefined) {
@@ -374,11 +375,13 @@ export class FrameHandlers {
     if (value === undefined) return null
     // A producer usually sends to the same destination frame after frame.
     if (use === 'send' && value === this.lastSendDestination) return this.permitted(this.lastSendParsed!, use, receipt)
-    const destination = parseDestination(value, use)
-    if (destination instanceof StompError) {
-      this.session.fail(destination, receipt)
+    const parsed = parseDestination(value, use)
+    if (parsed instanceof StompError) {
+      this.session.fail(parsed, receipt)
       return null
     }
+    const destination = parsed.kind === 'user' && use === 'subscribe' ? this.ownUserDestination(parsed, receipt) : parsed
+    if (destination === null) return null
     // Access first: whether a queue exists is nothing to tell a client that may not use it.
     if (this.permitted(destination, use, receipt) === null) return null
     if (destination.mustExist === true && !this.session.broker.hasQueue(destination.name)) {
@@ -398,11 +401,25 @@ export class FrameHandlers {
    * The destination, if --acl lets this session use it that way (by its own name: a RabbitMQ
    * alias is checked as the /topic/ or /queue/ it names); else ERROR `access denied` and null.
    */
+  /**
+   * SUBSCRIBE `/user/queue/x`: this session's user's own destination. The user is the
+   * authenticated principal, or without authentication CONNECT's `login`.
+   */
+  private ownUserDestination(destination: Destination, receipt: string | undefined): Destination | null {
+    const user = this.session.login
+    if (user === '') {
+      this.session.fail(new StompError('invalid-destination', `user destinations need a user: connect with credentials (or, without authentication, a login)\n`), receipt)
+      return null
+    }
+    return { ...destination, user }
+  }
+
   private permitted(destination: Destination, use: DestinationUse, receipt: string | undefined): Destination | null {
     const session = this.session
-    // A reply queue's name is an invitation: whoever holds it was sent it in a reply-to.
-    if (session.context.acl === null || destination.kind === 'reply-queue') return destination
-    const name = formatDestination(destination)
+    // A reply queue's name is an invitation: whoever holds it was sent it in a reply-to. One's
+    // own user destination is private to one's sessions.
+    if (session.context.acl === null || destination.kind === 'reply-queue' || (destination.kind === 'user' && use === 'subscribe')) return destination
+    const name = destination.kind === 'user' ? `/user/${destination.user!.replaceAll('/', '%2F')}/${destination.name}` : formatDestination(destination)
     const action = use === 'send' ? 'publish' : 'subscribe'
     if (session.allows(action, name)) return destination
     session.fail(new StompError('access-denied', `${session.principal?.user ?? 'an anonymous client'} may not ${action} to ${name}\n`), receipt)

@@ -29,3 +29,21 @@ t.test('two brokers in one process on a LocalHub: a topic message published on o
   t.equal(getHeader(refused, 'message'), 'cluster unavailable', 'with the hub down, a topic SEND is refused')
   t.equal(getHeader(refused, 'receipt-id'), 'down')
 })
+
+t.test('user destinations cross the cluster: a SEND to /user/alice/queue/x on one broker reaches alice on the other', async (t) => {
+  const hub = new LocalHub()
+  const one = await startServer(t, { backplane: hub.join() })
+  const two = await startServer(t, { backplane: hub.join() })
+  const alice = await RawClient.ws(t, two.addresses.ws)
+  await alice.connect([['accept-version', '1.2'], ['host', 'localhost'], ['login', 'alice']])
+  alice.frame('SUBSCRIBE', [['id', 's'], ['destination', '/user/queue/x'], ['receipt', 'sub']])
+  await alice.until(() => alice.frames.some((f) => f.command === 'RECEIPT'))
+  const sender = await RawClient.tcp(t, one.addresses.tcp!)
+  await sender.connect([['accept-version', '1.2'], ['host', 'localhost'], ['login', 'bob']])
+  sender.frame('SEND', [['destination', '/user/alice/queue/x'], ['receipt', 'p']], 'to alice, elsewhere')
+  await sender.until(() => sender.frames.some((f) => getHeader(f, 'receipt-id') === 'p'))
+  await alice.until(() => alice.frames.some((f) => f.command === 'MESSAGE'))
+  const message = alice.frames.find((f) => f.command === 'MESSAGE')!
+  t.equal(message.body.toString(), 'to alice, elsewhere')
+  t.equal(getHeader(message, 'destination'), '/user/queue/x')
+})
