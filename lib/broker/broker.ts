@@ -8,6 +8,7 @@ import { StompError } from '../errors.js'
 import { MemoryStore } from '../store/memory.js'
 import type { DurableRecord, QueueRecord, Store } from '../store/store.js'
 import type { Binding, Consumer, SessionRef } from './consumer.js'
+import { compileSelector, type Selector } from '../selector/compile.js'
 import { userRoute, type Destination } from './destination.js'
 import { DurableSubscription } from './durable.js'
 import { Message, MessageIds, type Header } from './message.js'
@@ -87,7 +88,7 @@ export class Broker {
     }
     for (const record of await this.store.queues()) this.createQueue(record.name, record)
     for (const record of await this.store.durables()) {
-      const durable = this.createDurable(record.key, record.destination)
+      const durable = this.createDurable(record.key, record.destination, storedSelector(record))
       if (durable === null) this.store.deleteDurable(record.key)
     }
     const now = Date.now()
@@ -192,16 +193,16 @@ export class Broker {
    * Attaches `consumer` to the durable subscription `key` on a topic, creating it if needed.
    * A durable subscription re-made on another topic starts afresh, as in JMS.
    */
-  subscribeDurable(key: string, destination: Destination, consumer: Consumer): Binding {
+  subscribeDurable(key: string, destination: Destination, consumer: Consumer, selector: Selector | null = null): Binding {
     const full = `/topic/${destination.name}`
     let durable = this.durables.get(key)
-    if (durable !== undefined && durable.destination !== full) {
+    if (durable !== undefined && !durable.isFor(full, selector?.text ?? null)) {
       this.unsubscribeDurable(key)
       durable = undefined
     }
     if (durable === undefined) {
-      durable = this.createDurable(key, full)!
-      const record = { key, destination: full, selector: null }
+      durable = this.createDurable(key, full, selector)!
+      const record = { key, destination: full, selector: selector?.text ?? null }
       if (this.sharedQueues === null) this.store.saveDurable(record)
       else this.sharedQueues.saveDurable(record)
     }
@@ -214,9 +215,9 @@ export class Broker {
     for (const record of records) {
       known.add(record.key)
       const durable = this.durables.get(record.key)
-      if (durable !== undefined && durable.destination === record.destination) continue
+      if (durable !== undefined && durable.isFor(record.destination, record.selector)) continue
       if (durable !== undefined) this.dropDurable(durable)
-      this.createDurable(record.key, record.destination)
+      this.createDurable(record.key, record.destination, storedSelector(record))
     }
     for (const durable of [...this.durables.values()]) if (!known.has(durable.key)) this.dropDurable(durable)
   }
@@ -312,12 +313,12 @@ export class Broker {
   }
 
   /** A durable subscription bound to its topic; null if `destination` is not a topic. */
-  private createDurable(key: string, destination: string): DurableSubscription | null {
+  private createDurable(key: string, destination: string, selector: Selector | null): DurableSubscription | null {
     if (!destination.startsWith('/topic/')) return null
     const pattern = destination.slice('/topic/'.length)
     const deadLetter = (message: Message, reason: string): void => this.deadLetter(`durable.${pattern}`, message, reason)
     const queue = this.sharedQueues?.createDurable(key, destination, this.options.queue, deadLetter) ?? new Queue(destination, this.options.queue, deadLetter, this.store, `durable:${key}`)
-    const durable = new DurableSubscription(key, destination, pattern, queue)
+    const durable = new DurableSubscription(key, destination, pattern, queue, selector)
     this.durables.set(key, durable)
     this.topics.bind(durable)
     return durable
@@ -383,6 +384,16 @@ function interestIn(backplane: Backplane, kind: TopicKind): (pattern: string, ad
   return (pattern, added) => {
     if (added) backplane.listen(kind, pattern)
     else backplane.unlisten(kind, pattern)
+  }
+}
+
+/** A durable subscription's selector as recorded (it compiled when it was made; should it no longer, it selects everything). */
+function storedSelector(record: DurableRecord): Selector | null {
+  if (record.selector === null) return null
+  try {
+    return compileSelector(record.selector)
+  } catch {
+    return null
   }
 }
 

@@ -1,4 +1,5 @@
 // The small interfaces between the broker and whoever consumes its messages (the session).
+import type { Selector } from '../selector/compile.js'
 import type { Message } from './message.js'
 
 export type AckMode = 'auto' | 'client' | 'client-individual'
@@ -30,6 +31,8 @@ export interface Consumer {
   readonly ready: boolean
   /** Broker-side filter (a selector); null delivers everything. */
   readonly filter: ((message: Message) => boolean) | null
+  /** The selector behind `filter`, when it is one: a topic indexes subscriptions by its equality term. */
+  readonly selector?: Selector | null
   /** `delivery` is null for auto-acked deliveries. */
   deliver(message: Message, redelivered: boolean, delivery: Delivery | null): void
   /** The broker gave up on this consumer: it stayed too far behind. */

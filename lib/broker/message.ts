@@ -60,6 +60,20 @@ export class Message {
     return Array.isArray(list) ? list : list.readHeaders()
   }
 
+  /** Header values by name (the first of each), read once, for selectors. */
+  private properties: Map<string, string> | undefined = undefined
+
+  /** The value of the first header called `name`, as a selector reads it; undefined when there is none. */
+  property(name: string): string | undefined {
+    let properties = this.properties
+    if (properties === undefined) {
+      properties = new Map()
+      for (const [header, value] of this.headers) if (!properties.has(header)) properties.set(header, value)
+      this.properties = properties
+    }
+    return properties.get(name)
+  }
+
   isExpired(now: number): boolean {
     return this.expires !== 0 && now >= this.expires
   }

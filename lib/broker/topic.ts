@@ -8,6 +8,7 @@ import { UNTRACKED_DELIVERY, type Binding, type Consumer } from './consumer.js'
 import { Fifo } from './fifo.js'
 import { TopicMatcher } from './matcher.js'
 import type { Message } from './message.js'
+import { SelectorIndex } from './selector-index.js'
 
 export interface TopicOptions {
   /** Messages a subscriber may fall behind by before it is dropped as a slow consumer. */
@@ -81,9 +82,27 @@ export interface TopicPublish {
 /** Told when a pattern gains or loses a target: a cluster node listens to other nodes for it meanwhile. */
 export type InterestListener = (pattern: string, added: boolean) => void
 
+/** The subscriptions on one pattern that a selector index finds: one target for the matcher. */
+class IndexedSubscriptions implements TopicTarget {
+  readonly pattern: string
+  readonly index = new SelectorIndex<TopicSubscription>()
+
+  constructor(pattern: string) {
+    this.pattern = pattern
+  }
+
+  offer(message: Message): undefined {
+    this.index.offer(message)
+    return undefined
+  }
+}
+
 export class TopicRouter {
   readonly options: TopicOptions
   private readonly matcher = new TopicMatcher<TopicTarget>()
+  /** By pattern: the subscriptions there whose selector has an equality term to index. */
+  private readonly indexed = new Map<string, IndexedSubscriptions>()
+  private indexedCount = 0
   private readonly interest: InterestListener | null
 
   constructor(options: TopicOptions, interest: InterestListener | null = null) {
@@ -92,13 +111,25 @@ export class TopicRouter {
   }
 
   get subscriptionCount(): number {
-    return this.matcher.size
+    return this.matcher.size - this.indexed.size + this.indexedCount
   }
 
   /** `pattern` is the name after `/topic/`, possibly with wildcards. */
   subscribe(pattern: string, consumer: Consumer): Binding {
     const subscription = new TopicSubscription(this, pattern, consumer)
-    this.matcher.add(pattern, subscription)
+    const term = consumer.selector?.index ?? null
+    if (term === null) {
+      this.matcher.add(pattern, subscription)
+    } else {
+      let group = this.indexed.get(pattern)
+      if (group === undefined) {
+        group = new IndexedSubscriptions(pattern)
+        this.indexed.set(pattern, group)
+        this.matcher.add(pattern, group)
+      }
+      group.index.add(subscription, term)
+      this.indexedCount++
+    }
     this.interest?.(pattern, true)
     return subscription
   }
@@ -125,6 +156,16 @@ export class TopicRouter {
   }
 
   remove(target: TopicTarget): void {
+    const group = target instanceof TopicSubscription ? this.indexed.get(target.pattern) : undefined
+    if (group !== undefined && group.index.remove(target as TopicSubscription)) {
+      this.indexedCount--
+      if (group.index.size === 0) {
+        this.indexed.delete(group.pattern)
+        this.matcher.remove(group.pattern, group)
+      }
+      this.interest?.(target.pattern, false)
+      return
+    }
     if (this.matcher.remove(target.pattern, target)) this.interest?.(target.pattern, false)
   }
 }

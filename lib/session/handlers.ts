@@ -3,6 +3,7 @@
 import { ACK_MODES, type AckMode, type Settlement } from '../broker/consumer.js'
 import type { QueueLimits } from '../broker/broker.js'
 import { formatDestination, parseDestination, type Destination, type DestinationUse } from '../broker/destination.js'
+import { compileSelector, SelectorError, type Selector } from '../selector/compile.js'
 import { Message, type Header } from '../broker/message.js'
 import { StompError } from '../errors.js'
 import { DELIVERY_HEADERS, MessageTail } from '../frame/encoder.js'
@@ -189,20 +190,36 @@ export class FrameHandlers {
     if (prefetch === null) {
       return session.fail(new StompError('invalid-header', `prefetch-count must be a whole number, not ${JSON.stringify(prefetchHeader)}`), receipt)
     }
+    const selector = this.selector(frame, receipt)
+    if (selector === false) return
     if (!this.declareQueue(frame, destination, receipt)) return
     const durableName = destination.kind === 'topic' ? durableNameOf(frame, id) : undefined
     // Topics and user destinations hand out copies; everything else is a queue's one message.
     const fromQueue = (destination.kind !== 'topic' && destination.kind !== 'user') || durableName !== undefined
+    // A durable subscription keeps only what its selector takes: what it hands over needs no filter.
     const subscription = new ClientSubscription(session, id, destinationHeader, ackMode as AckMode, prefetch,
-      session.version, fromQueue, null)
+      session.version, fromQueue, durableName === undefined ? selector : null)
     if (durableName !== undefined) {
       subscription.durableKey = durableKey(session.login, durableName)
       session.subscriptions.set(id, subscription)
-      subscription.binding = session.broker.subscribeDurable(subscription.durableKey, destination, subscription)
+      subscription.binding = session.broker.subscribeDurable(subscription.durableKey, destination, subscription, selector)
     } else {
       this.bind(subscription, destination)
     }
     session.receipt(receipt)
+  }
+
+  /** SUBSCRIBE's `selector`, compiled; null without one; false after an ERROR for a bad one. */
+  private selector(frame: Frame, receipt: string | undefined): Selector | null | false {
+    const text = getHeader(frame, 'selector')
+    if (text === undefined) return null
+    try {
+      return compileSelector(text)
+    } catch (err) {
+      if (!(err instanceof SelectorError)) throw err
+      this.session.fail(new StompError('invalid-selector', `the selector ${JSON.stringify(text)} cannot be used: ${err.message}\n`), receipt)
+      return false
+    }
   }
 
   private bind(subscription: ClientSubscription, destination: Destination): void {

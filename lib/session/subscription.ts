@@ -4,6 +4,7 @@ import type { AckMode, Binding, Consumer, Delivery } from '../broker/consumer.js
 import type { Message } from '../broker/message.js'
 import { messageHeadPrefix } from '../frame/encoder.js'
 import type { StompVersion } from '../frame/frame.js'
+import type { Selector } from '../selector/compile.js'
 
 /** What a subscription needs from its session. */
 export interface SubscriptionOwner {
@@ -32,6 +33,7 @@ export class ClientSubscription implements Consumer {
   /** The same with `redelivered:true`, for a message that comes back. */
   readonly redeliveredPrefix: Buffer
   readonly filter: ((message: Message) => boolean) | null
+  readonly selector: Selector | null
   /** Unacked deliveries by ack key, in delivery order. */
   readonly pending = new Map<string, Delivery>()
   binding: Binding | null = null
@@ -40,7 +42,7 @@ export class ClientSubscription implements Consumer {
 
   /** `fromQueue`: the messages come from a queue, so every MESSAGE says whether it is a redelivery. */
   constructor(session: SubscriptionOwner, id: string, destination: string, ackMode: AckMode, prefetch: number,
-    version: StompVersion, fromQueue: boolean, filter: ((message: Message) => boolean) | null) {
+    version: StompVersion, fromQueue: boolean, selector: Selector | null) {
     this.session = session
     this.id = id
     this.destination = destination
@@ -48,7 +50,8 @@ export class ClientSubscription implements Consumer {
     this.prefetch = prefetch
     this.headPrefix = messageHeadPrefix(id, version, fromQueue ? false : undefined)
     this.redeliveredPrefix = messageHeadPrefix(id, version, true)
-    this.filter = filter
+    this.selector = selector
+    this.filter = selector === null ? null : (message) => selector.matches(message)
   }
 
   get ready(): boolean {
