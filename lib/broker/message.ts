@@ -26,6 +26,11 @@ export interface MessageInit {
   persistent: boolean
   /** Epoch milliseconds after which the message is never delivered; 0 = never expires. */
   expires: number
+  /**
+   * The headers as pairs, when `headers` is a HeaderSource and they are at hand anyway (a SEND
+   * to a topic, routed and let go at once): a selector then reads them without decoding.
+   */
+  properties?: Header[]
 }
 
 export class Message {
@@ -48,6 +53,7 @@ export class Message {
     this.body = init.body
     this.persistent = init.persistent
     this.expires = init.expires
+    this.propertyList = init.properties
   }
 
   /**
@@ -60,18 +66,19 @@ export class Message {
     return Array.isArray(list) ? list : list.readHeaders()
   }
 
-  /** Header values by name (the first of each), read once, for selectors. */
-  private properties: Map<string, string> | undefined = undefined
+  /** The headers as a selector reads them: decoded once per message, when first asked. */
+  private propertyList: Header[] | undefined
 
   /** The value of the first header called `name`, as a selector reads it; undefined when there is none. */
   property(name: string): string | undefined {
-    let properties = this.properties
-    if (properties === undefined) {
-      properties = new Map()
-      for (const [header, value] of this.headers) if (!properties.has(header)) properties.set(header, value)
-      this.properties = properties
+    let list = this.propertyList
+    if (list === undefined) {
+      list = this.headers
+      this.propertyList = list
     }
-    return properties.get(name)
+    // A message has a handful of headers: a scan beats building a Map for each message.
+    for (let i = 0; i < list.length; i++) if (list[i]![0] === name) return list[i]![1]
+    return undefined
   }
 
   isExpired(now: number): boolean {

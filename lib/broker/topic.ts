@@ -37,6 +37,12 @@ class TopicSubscription implements Binding, TopicTarget {
   offer(message: Message): undefined {
     const consumer = this.consumer
     if (consumer.filter !== null && !consumer.filter(message)) return undefined
+    return this.offerSelected(message)
+  }
+
+  /** `message` is known to pass this subscription's selector. */
+  offerSelected(message: Message): undefined {
+    const consumer = this.consumer
     if (this.backlog === null) {
       if (consumer.ready) {
         consumer.deliver(message, false, consumer.ackMode === 'auto' ? null : UNTRACKED_DELIVERY)

@@ -25,6 +25,8 @@ type Compiled =
 export interface IndexTerm {
   name: string
   values: readonly string[]
+  /** The term is the whole selector: a message the index finds needs no evaluation. */
+  whole: boolean
 }
 
 export interface Selector {
@@ -37,9 +39,18 @@ export interface Selector {
 
 const NUMERIC = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/
 
+/** The last header text read as a number: a message's header meets every subscriber's selector in turn. */
+let lastText: string | null = null
+let lastNumber: number | null = null
+
 /** A header value as a number, or null when it does not read as one. */
 function toNumber(value: string | null): number | null {
-  return value !== null && NUMERIC.test(value) ? Number(value) : null
+  if (value === null) return null
+  if (value !== lastText) {
+    lastText = value
+    lastNumber = NUMERIC.test(value) ? Number(value) : null
+  }
+  return lastNumber
 }
 
 function toBoolean(value: string | null): boolean | null {
@@ -245,13 +256,13 @@ function compileNode(node: Node): Compiled {
 }
 
 /** The first top-level term (of an AND chain) that pins one header to string values. */
-function indexTermOf(node: Node): IndexTerm | null {
-  if (node.type === 'and') return indexTermOf(node.left) ?? indexTermOf(node.right)
+function indexTermOf(node: Node, whole = true): IndexTerm | null {
+  if (node.type === 'and') return indexTermOf(node.left, false) ?? indexTermOf(node.right, false)
   if (node.type === 'compare' && node.op === '=') {
-    if (node.left.type === 'identifier' && node.right.type === 'string') return { name: node.left.name, values: [node.right.value] }
-    if (node.right.type === 'identifier' && node.left.type === 'string') return { name: node.right.name, values: [node.left.value] }
+    if (node.left.type === 'identifier' && node.right.type === 'string') return { name: node.left.name, values: [node.right.value], whole }
+    if (node.right.type === 'identifier' && node.left.type === 'string') return { name: node.right.name, values: [node.left.value], whole }
   }
-  if (node.type === 'in' && !node.negated && node.operand.type === 'identifier') return { name: node.operand.name, values: node.values }
+  if (node.type === 'in' && !node.negated && node.operand.type === 'identifier') return { name: node.operand.name, values: node.values, whole }
   return null
 }
 

@@ -56,7 +56,8 @@ export class FrameHandlers {
     const destination = this.destination(frame, 'send', receipt)
     if (destination === null) return
     if (!this.declareQueue(frame, destination, receipt)) return
-    const message = this.toMessage(frame, receipt)
+    // A topic's message is routed and let go: its header pairs can come along for selectors.
+    const message = this.toMessage(frame, receipt, destination.kind === 'topic' || destination.kind === 'fanout' || destination.kind === 'user')
     if (message === null) return
     const txId = getHeader(frame, 'transaction')
     if (txId !== undefined) {
@@ -71,7 +72,7 @@ export class FrameHandlers {
   }
 
   /** The SEND frame as a broker message: the sender's headers minus the per-hop ones, the body copied. */
-  private toMessage(frame: Frame, receipt: string | undefined): Message | null {
+  private toMessage(frame: Frame, receipt: string | undefined, keepHeaderPairs: boolean): Message | null {
     const session = this.session
     const headers: Header[] = []
     let destination = ''
@@ -126,7 +127,7 @@ export class FrameHandlers {
     const id = session.broker.ids.next()
     const tail = new MessageTail(id, headers, frame.body)
     tail.encode('1.2')
-    const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent === true, expires })
+    const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent === true, expires, properties: keepHeaderPairs ? headers : undefined })
     message.encoded = tail
     return message
   }

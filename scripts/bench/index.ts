@@ -34,6 +34,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   memory: () => import('./memory.js'),
   'frame-limit': () => import('./frame-limit.js'), // --max-frame-size 8/16/32 MiB under 20 MB abuse
   abuse: () => import('./abuse.js'), // every attack at once against the limits, a well-behaved client alongside
+  selectors: () => import('./selectors.js'), // 10,000 selective subscribers vs one plain; fan-out ×100 with selectors vs none
   cluster: () => import('./cluster.js'), // one stompd vs three through a private Redis, kill -9 failover, Redis capacity model (issue 21)
 }
 

@@ -81,9 +81,10 @@ t.test('errors name the character where the selector goes wrong and what is wron
 })
 
 t.test('the index term: an equality or IN on a header at the top of the selector, or of an AND', async (t) => {
-  t.same(compileSelector("symbol = 'ACME'").index, { name: 'symbol', values: ['ACME'] })
-  t.same(compileSelector("'ACME' = symbol AND price > 3").index, { name: 'symbol', values: ['ACME'] })
-  t.same(compileSelector("price > 3 AND region IN ('eu', 'us')").index, { name: 'region', values: ['eu', 'us'] })
+  t.same(compileSelector("symbol = 'ACME'").index, { name: 'symbol', values: ['ACME'], whole: true })
+  t.same(compileSelector("'ACME' = symbol AND price > 3").index, { name: 'symbol', values: ['ACME'], whole: false })
+  t.same(compileSelector("price > 3 AND region IN ('eu', 'us')").index, { name: 'region', values: ['eu', 'us'], whole: false })
+  t.same(compileSelector("region IN ('eu', 'us')").index, { name: 'region', values: ['eu', 'us'], whole: true })
   t.equal(compileSelector("symbol = 'A' OR symbol = 'B'").index, null, 'OR: no single term every match has')
   t.equal(compileSelector("NOT symbol = 'A'").index, null)
   t.equal(compileSelector("region NOT IN ('eu')").index, null)
