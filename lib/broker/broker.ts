@@ -10,6 +10,7 @@ import type { DurableRecord, QueueRecord, Store } from '../store/store.js'
 import type { Binding, Consumer, SessionRef } from './consumer.js'
 import { compileSelector, type Selector } from '../selector/compile.js'
 import { userRoute, type Destination } from './destination.js'
+import { isRetained, RETAINED_STORE_PREFIX, RetainedValues } from './retained.js'
 import { DurableSubscription } from './durable.js'
 import { Message, MessageIds, type Header } from './message.js'
 import { Queue, type QueueOptions } from './queue.js'
@@ -52,6 +53,7 @@ export class Broker {
   /** RabbitMQ's amq.fanout exchange: its own namespace, out of reach of topic wildcards. */
   private readonly fanouts: TopicRouter
   private readonly queues = new Map<string, Queue>()
+  private readonly retained: RetainedValues
   private readonly durables = new Map<string, DurableSubscription>()
   /** Temporary queues by owner session id, then by name. */
   private readonly tempQueues = new Map<string, Map<string, Queue>>()
@@ -64,6 +66,7 @@ export class Broker {
   constructor(options: Partial<BrokerOptions> = {}, store: Store = new MemoryStore(), backplane: Backplane | null = null, sharedQueues: SharedQueues | null = null) {
     this.options = { ...DEFAULT_BROKER_OPTIONS, ...options }
     this.store = store
+    this.retained = new RetainedValues(store)
     this.backplane = backplane
     this.sharedQueues = sharedQueues
     this.topics = new TopicRouter(this.options.topic, backplane === null ? null : interestIn(backplane, 'topic'))
@@ -99,6 +102,11 @@ export class Broker {
     for (const queue of this.queues.values()) byStoreName.set(queue.storeName!, queue)
     for (const durable of this.durables.values()) byStoreName.set(durable.queue.storeName!, durable.queue)
     for await (const stored of this.store.recover()) {
+      if (stored.queue.startsWith(RETAINED_STORE_PREFIX)) {
+        const message = new Message({ id: stored.id, destination: stored.destination, headers: stored.headers, body: stored.body, persistent: true, expires: stored.expires })
+        this.retained.restore(stored.queue.slice(RETAINED_STORE_PREFIX.length), message, stored.key)
+        continue
+      }
       let queue = byStoreName.get(stored.queue)
       if (queue === undefined && stored.queue.startsWith('/queue/')) {
         queue = this.queue(stored.queue.slice('/queue/'.length))
@@ -130,7 +138,9 @@ export class Broker {
         if (backplane !== null && backplane.problem !== null) return clusterUnavailable(backplane.problem)
         const router = destination.kind === 'topic' ? this.topics : this.fanouts
         const name = destination.kind === 'user' ? userRoute(destination) : destination.name
-        const { targets, durable } = router.publish(name, message)
+        const kept = destination.kind === 'topic' && isRetained(message) ? this.retained.keep(name, message) : undefined
+        const { targets, durable: fannedOut } = router.publish(name, message)
+        const durable = kept === undefined ? fannedOut : fannedOut === undefined ? kept : Promise.all([kept, fannedOut]).then(() => undefined)
         if (backplane === null) {
           if (targets === 0) this.stats.dropped++
           return durable
@@ -166,6 +176,9 @@ export class Broker {
       return
     }
     const router = kind === 'topic' ? this.topics : this.fanouts
+    // A node that hears a retained message keeps it too (one with no subscriber for the topic does not hear it).
+    const kept = kind === 'topic' && isRetained(message) ? this.retained.keep(name, message) : undefined
+    kept?.catch(() => {})
     const { durable } = router.publish(name, message)
     // Nobody waits for it here; a store failure is the store's to report (/readyz).
     durable?.catch(() => {})
@@ -174,7 +187,7 @@ export class Broker {
   subscribe(destination: Destination, consumer: Consumer): Binding {
     switch (destination.kind) {
       case 'topic':
-        return this.topics.subscribe(destination.name, consumer)
+        return this.topics.subscribe(destination.name, consumer, this.retained.matching(destination.name))
       case 'fanout':
         return this.fanouts.subscribe(destination.name, consumer)
       case 'user':

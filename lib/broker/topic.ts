@@ -120,9 +120,10 @@ export class TopicRouter {
     return this.matcher.size - this.indexed.size + this.indexedCount
   }
 
-  /** `pattern` is the name after `/topic/`, possibly with wildcards. */
-  subscribe(pattern: string, consumer: Consumer): Binding {
+  /** `pattern` is the name after `/topic/`, possibly with wildcards; `first` goes to it before anything published later. */
+  subscribe(pattern: string, consumer: Consumer, first: readonly Message[] = []): Binding {
     const subscription = new TopicSubscription(this, pattern, consumer)
+    for (const message of first) subscription.offer(message)
     const term = consumer.selector?.index ?? null
     if (term === null) {
       this.matcher.add(pattern, subscription)
