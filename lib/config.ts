@@ -50,6 +50,10 @@ export interface StompdConfig {
    * the protocol or a limit (doubling from 100 ms per offence); 0 = off.
    */
   offenderDelay: number
+  /** How long (ms) a SEND's `dedup-id` is remembered per destination; 0 = no duplicate detection. */
+  dedupWindow: number
+  /** Most `dedup-id`s remembered per destination (the oldest go first). */
+  dedupMaxIds: number
   /** Open transactions per connection, and frames held in one. */
   maxTransactions: number
   maxTransactionFrames: number
@@ -119,6 +123,8 @@ export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
   maxConnectionsPerIp: 0,
   // Off by default: behind a reverse proxy every client has the proxy's address.
   offenderDelay: 0,
+  dedupWindow: 10 * 60_000,
+  dedupMaxIds: 100_000,
   maxTransactions: 100,
   // RabbitMQ's limit too; 10,000 held frames per transaction, promoted and dropped by the
   // thousand, cost other clients 37 ms at p99 in collections (npm run bench -- abuse).
@@ -218,6 +224,8 @@ const PARSERS: { [K in Key]: Parser<K> } = {
   maxConnections: integer(0),
   maxConnectionsPerIp: integer(0),
   offenderDelay: integer(0, 60_000),
+  dedupWindow: integer(0),
+  dedupMaxIds: integer(1),
   maxTransactions: integer(1),
   maxTransactionFrames: integer(1),
   maxUnacked: integer(0),
@@ -350,6 +358,7 @@ export const USAGE = `Usage: stompd [options]
   --heart-beat <sx,sy>      heart-beats the server offers, ms (default ${DEFAULTS.heartBeat.join(',')})
   --max-frame-size <bytes>  (default ${DEFAULTS.maxFrameSize})
   --max-redeliveries <n>    before a message moves to /queue/DLQ.<name> (default ${DEFAULTS.maxRedeliveries})
+  --dedup-window <ms>       a SEND's dedup-id is published once per destination within it, 0 = off (default ${DEFAULTS.dedupWindow})
 
 Every option is also STOMPD_<NAME> in the environment (STOMPD_TCP_PORT=0) and a key in the
 config file; flags win over the environment, which wins over the file. All options:

@@ -95,6 +95,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
   const broker = new Broker({
     queue: { maxRedeliveries: config.maxRedeliveries, maxLength: config.queueMaxLength, maxBytes: config.queueMaxBytes, overflow: config.queueOverflow },
     topic: { maxBacklog: config.slowConsumerBacklog },
+    dedup: { windowMs: config.dedupWindow, maxIds: config.dedupMaxIds },
   }, store, backplane, sharedQueues)
   const sessions = new Set<Session>()
   const stats: SessionStats = { connections: 0, delivered: 0, slowConsumers: 0, closed: {}, refused: {} }

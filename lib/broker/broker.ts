@@ -9,8 +9,9 @@ import { MemoryStore } from '../store/memory.js'
 import type { DurableRecord, QueueRecord, Store } from '../store/store.js'
 import type { Binding, Consumer, SessionRef } from './consumer.js'
 import { compileSelector, type Selector } from '../selector/compile.js'
-import { userRoute, type Destination } from './destination.js'
+import { formatDestination, userRoute, type Destination } from './destination.js'
 import { isRetained, RETAINED_STORE_PREFIX, RetainedValues } from './retained.js'
+import { DEDUP_STORE_PREFIX, DedupWindow, type DedupOptions } from './dedup.js'
 import { DurableSubscription } from './durable.js'
 import { Message, MessageIds, type Header } from './message.js'
 import { Queue, type QueueOptions } from './queue.js'
@@ -21,12 +22,15 @@ export interface BrokerOptions {
   topic: TopicOptions
   /** ms between sweeps that drop expired messages from queues nobody consumes. */
   expirySweepInterval: number
+  /** Duplicate detection of SENDs with a `dedup-id`. */
+  dedup: DedupOptions
 }
 
 export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   queue: { maxRedeliveries: 5, maxLength: 0, maxBytes: 0, overflow: 'drop-head' },
   topic: { maxBacklog: 10_000 },
   expirySweepInterval: 5000,
+  dedup: { windowMs: 10 * 60_000, maxIds: 100_000 },
 }
 
 /** What publishing returns: undefined when done, a promise when durability is still pending, or why it was refused. */
@@ -54,6 +58,7 @@ export class Broker {
   private readonly fanouts: TopicRouter
   private readonly queues = new Map<string, Queue>()
   private readonly retained: RetainedValues
+  private readonly dedup: DedupWindow
   private readonly durables = new Map<string, DurableSubscription>()
   /** Temporary queues by owner session id, then by name. */
   private readonly tempQueues = new Map<string, Map<string, Queue>>()
@@ -67,6 +72,7 @@ export class Broker {
     this.options = { ...DEFAULT_BROKER_OPTIONS, ...options }
     this.store = store
     this.retained = new RetainedValues(store)
+    this.dedup = new DedupWindow(store, this.options.dedup)
     this.backplane = backplane
     this.sharedQueues = sharedQueues
     this.topics = new TopicRouter(this.options.topic, backplane === null ? null : interestIn(backplane, 'topic'))
@@ -102,6 +108,10 @@ export class Broker {
     for (const queue of this.queues.values()) byStoreName.set(queue.storeName!, queue)
     for (const durable of this.durables.values()) byStoreName.set(durable.queue.storeName!, durable.queue)
     for await (const stored of this.store.recover()) {
+      if (stored.queue.startsWith(DEDUP_STORE_PREFIX)) {
+        this.dedup.restore(stored.destination, stored.id, stored.expires, stored.key)
+        continue
+      }
       if (stored.queue.startsWith(RETAINED_STORE_PREFIX)) {
         const message = new Message({ id: stored.id, destination: stored.destination, headers: stored.headers, body: stored.body, persistent: true, expires: stored.expires })
         this.retained.restore(stored.queue.slice(RETAINED_STORE_PREFIX.length), message, stored.key)
@@ -123,7 +133,14 @@ export class Broker {
     await this.store.flush()
   }
 
+  /** A SEND: routed, or with a `dedup-id` seen within the window, the first one's outcome. */
   publish(destination: Destination, message: Message, from: SessionRef): PublishResult {
+    const dedupId = message.dedupId
+    if (dedupId === undefined || !this.dedup.enabled) return this.route(destination, message, from)
+    return this.dedup.once(dedupKey(destination, from), dedupId, message.persistent, () => this.route(destination, message, from))
+  }
+
+  private route(destination: Destination, message: Message, from: SessionRef): PublishResult {
     this.stats.published++
     if (message.expires !== 0 && message.isExpired(Date.now())) {
       this.stats.dropped++
@@ -365,6 +382,7 @@ export class Broker {
     for (const durable of this.durables.values()) dropped += durable.queue.sweepExpired(now)
     for (const owned of this.tempQueues.values()) for (const queue of owned.values()) dropped += queue.sweepExpired(now)
     this.stats.dropped += dropped
+    this.dedup.sweep(now)
   }
 
   private tempQueue(sessionId: string, name: string): Queue {
@@ -398,6 +416,13 @@ function interestIn(backplane: Backplane, kind: TopicKind): (pattern: string, ad
     if (added) backplane.listen(kind, pattern)
     else backplane.unlisten(kind, pattern)
   }
+}
+
+/** What a dedup-id is unique within: a destination (a user's own, a connection's temporary queue). */
+function dedupKey(destination: Destination, from: SessionRef): string {
+  if (destination.kind === 'user') return `/user/${destination.user!}/${destination.name}`
+  if (destination.kind === 'temp-queue') return `/temp-queue/${from.id}.${destination.name}`
+  return formatDestination(destination)
 }
 
 /** A durable subscription's selector as recorded (it compiled when it was made; should it no longer, it selects everything). */

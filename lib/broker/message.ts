@@ -31,6 +31,8 @@ export interface MessageInit {
    * to a topic, routed and let go at once): a selector then reads them without decoding.
    */
   properties?: Header[]
+  /** A SEND's `dedup-id`: published once per destination within the duplicate-detection window. */
+  dedupId?: string
 }
 
 export class Message {
@@ -40,6 +42,7 @@ export class Message {
   readonly body: Buffer
   readonly persistent: boolean
   readonly expires: number
+  readonly dedupId: string | undefined
   /**
    * The message's wire encoding, made and read only by the layer that writes messages
    * to clients, so a message fanned out to many subscribers is encoded once.
@@ -54,6 +57,7 @@ export class Message {
     this.persistent = init.persistent
     this.expires = init.expires
     this.propertyList = init.properties
+    this.dedupId = init.dedupId
   }
 
   /**

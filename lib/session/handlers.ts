@@ -77,6 +77,7 @@ export class FrameHandlers {
     const headers: Header[] = []
     let destination = ''
     let persistent: boolean | undefined
+    let dedupId: string | undefined
     let expires = 0
     let sawExpires = false
     let sawTtl = false
@@ -102,6 +103,7 @@ export class FrameHandlers {
           continue
         }
       } else if (name === 'persistent' && persistent === undefined) persistent = value === 'true'
+      else if (name === 'dedup-id' && dedupId === undefined) dedupId = value
       else if ((name === 'expires' && !sawExpires) || (name === 'ttl' && !sawTtl)) {
         const ms = parseMillis(value)
         if (ms === null) {
@@ -127,7 +129,7 @@ export class FrameHandlers {
     const id = session.broker.ids.next()
     const tail = new MessageTail(id, headers, frame.body)
     tail.encode('1.2')
-    const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent === true, expires, properties: keepHeaderPairs ? headers : undefined })
+    const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent === true, expires, properties: keepHeaderPairs ? headers : undefined, dedupId })
     message.encoded = tail
     return message
   }
