@@ -54,6 +54,8 @@ export interface StompdConfig {
   dedupWindow: number
   /** Most `dedup-id`s remembered per destination (the oldest go first). */
   dedupMaxIds: number
+  /** Spans for publishes and deliveries, to OpenTelemetry's OTLP/HTTP exporter (OTEL_EXPORTER_OTLP_ENDPOINT). */
+  otel: boolean
   /** Open transactions per connection, and frames held in one. */
   maxTransactions: number
   maxTransactionFrames: number
@@ -125,6 +127,7 @@ export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
   offenderDelay: 0,
   dedupWindow: 10 * 60_000,
   dedupMaxIds: 100_000,
+  otel: false,
   maxTransactions: 100,
   // RabbitMQ's limit too; 10,000 held frames per transaction, promoted and dropped by the
   // thousand, cost other clients 37 ms at p99 in collections (npm run bench -- abuse).
@@ -177,6 +180,15 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   }
 }
 
+/** true/false (also on/off, 1/0, yes/no); a flag given without a value is true. */
+function boolean(raw: unknown, where: string): boolean {
+  if (typeof raw === 'boolean') return raw
+  const value = typeof raw === 'string' ? raw.trim().toLowerCase() : raw
+  if (value === 'true' || value === 'on' || value === '1' || value === 'yes') return true
+  if (value === 'false' || value === 'off' || value === '0' || value === 'no') return false
+  throw new ConfigError(`${where} must be true or false, not ${JSON.stringify(raw)}`)
+}
+
 function oneOf<T extends string>(choices: readonly T[]) {
   return (raw: unknown, where: string): T => {
     if (typeof raw !== 'string' || !choices.includes(raw as T)) {
@@ -226,6 +238,7 @@ const PARSERS: { [K in Key]: Parser<K> } = {
   offenderDelay: integer(0, 60_000),
   dedupWindow: integer(0),
   dedupMaxIds: integer(1),
+  otel: boolean,
   maxTransactions: integer(1),
   maxTransactionFrames: integer(1),
   maxUnacked: integer(0),
@@ -308,6 +321,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)} (try --help)`)
     const eq = arg.indexOf('=')
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
+    const switchKey = keyFor(name)
+    // A switch (--otel) needs no value: alone, or before another flag, it is on.
+    if (eq < 0 && switchKey !== undefined && PARSERS[switchKey] === boolean && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) {
+      flags.set(switchKey, 'true')
+      continue
+    }
     const value = eq < 0 ? argv[++i] : arg.slice(eq + 1)
     if (value === undefined) throw new ConfigError(`--${name} needs a value`)
     if (name === 'config') { configFile = value; continue }
@@ -358,6 +377,7 @@ export const USAGE = `Usage: stompd [options]
   --heart-beat <sx,sy>      heart-beats the server offers, ms (default ${DEFAULTS.heartBeat.join(',')})
   --max-frame-size <bytes>  (default ${DEFAULTS.maxFrameSize})
   --max-redeliveries <n>    before a message moves to /queue/DLQ.<name> (default ${DEFAULTS.maxRedeliveries})
+  --otel                    spans for publishes and deliveries to OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP)
   --dedup-window <ms>       a SEND's dedup-id is published once per destination within it, 0 = off (default ${DEFAULTS.dedupWindow})
 
 Every option is also STOMPD_<NAME> in the environment (STOMPD_TCP_PORT=0) and a key in the

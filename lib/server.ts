@@ -228,6 +228,8 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       // gives it a moment first, so a node started beside Redis is ready when it listens.
       if (backplane instanceof RedisBackplane || backplane instanceof ShardedBackplane) await backplane.ready(REDIS_START_WAIT_MS).catch((err: Error) => logger.warn({ err: err.message }, 'starting without redis; it is retried'))
       sharedQueues?.start()
+      // OpenTelemetry is loaded only when asked for: without --otel it costs nothing, not even its import.
+      if (config.otel) broker.tracing = (await import('./tracing/otel.js')).startOtel()
       await app.listen({ host: config.host, port: config.port })
       const httpAddress = app.server.address() as AddressInfo
       const tcpOptions = { highWaterMark: config.highWaterMark, closeTimeout }
@@ -278,6 +280,8 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       heartbeats.stop()
       // In-flight commits finish before the process goes.
       await broker.close()
+      // Spans not yet exported go out before the process does.
+      await broker.tracing?.shutdown().catch((err: Error) => logger.warn({ err: err.message }, 'otel: spans could not be exported'))
       // Only the backplane this server made: an embedder's is the embedder's to close.
       if (givenBackplane === undefined) await backplane?.close()
       await sharedQueues?.close()

@@ -141,6 +141,16 @@ t.test('--redis takes redis://, rediss://, redis-sentinel://host:port,host:port/
   }
 })
 
+t.test('--otel is a switch: alone or before another flag it is on; =false, env and config file say so too', async (t) => {
+  t.equal(loadConfig([], {}).config.otel, false, 'off by default')
+  t.equal(loadConfig(['--otel'], {}).config.otel, true)
+  t.equal(loadConfig(['--otel', '--port', '1'], {}).config.otel, true)
+  t.equal(loadConfig(['--otel=false'], {}).config.otel, false)
+  t.equal(loadConfig(['--otel', 'off'], {}).config.otel, false)
+  t.equal(loadConfig([], { STOMPD_OTEL: 'on' }).config.otel, true)
+  t.throws(() => loadConfig(['--otel=maybe'], {}), /--otel must be true or false/)
+})
+
 t.test('invalid flags give a ConfigError that names the flag and the bad value', async (t) => {
   const cases: Array<[argv: string[], ...patterns: Array<RegExp | string>]> = [
     [['--port', 'abc'], '--port', /whole number from 0 to 65535/, '"abc"'],

@@ -12,6 +12,7 @@ import { compileSelector, type Selector } from '../selector/compile.js'
 import { formatDestination, userRoute, type Destination } from './destination.js'
 import { isRetained, RETAINED_STORE_PREFIX, RetainedValues } from './retained.js'
 import { DEDUP_STORE_PREFIX, DedupWindow, type DedupOptions } from './dedup.js'
+import type { Tracing } from '../tracing/tracing.js'
 import { DurableSubscription } from './durable.js'
 import { Message, MessageIds, type Header } from './message.js'
 import { Queue, type QueueOptions } from './queue.js'
@@ -59,6 +60,8 @@ export class Broker {
   private readonly queues = new Map<string, Queue>()
   private readonly retained: RetainedValues
   private readonly dedup: DedupWindow
+  /** Spans for publishes and deliveries (--otel); null when off. Set before the first connection. */
+  tracing: Tracing | null = null
   private readonly durables = new Map<string, DurableSubscription>()
   /** Temporary queues by owner session id, then by name. */
   private readonly tempQueues = new Map<string, Map<string, Queue>>()
@@ -135,6 +138,11 @@ export class Broker {
 
   /** A SEND: routed, or with a `dedup-id` seen within the window, the first one's outcome. */
   publish(destination: Destination, message: Message, from: SessionRef): PublishResult {
+    if (this.tracing !== null) return traced(this.tracing, formatDestination(destination), message, () => this.publishOnce(destination, message, from))
+    return this.publishOnce(destination, message, from)
+  }
+
+  private publishOnce(destination: Destination, message: Message, from: SessionRef): PublishResult {
     const dedupId = message.dedupId
     if (dedupId === undefined || !this.dedup.enabled) return this.route(destination, message, from)
     return this.dedup.once(dedupKey(destination, from), dedupId, message.persistent, () => this.route(destination, message, from))
@@ -416,6 +424,15 @@ function interestIn(backplane: Backplane, kind: TopicKind): (pattern: string, ad
     if (added) backplane.listen(kind, pattern)
     else backplane.unlisten(kind, pattern)
   }
+}
+
+/** `publish()` inside a publish span, ended when its outcome is known. */
+function traced(tracing: Tracing, destination: string, message: Message, publish: () => PublishResult): PublishResult {
+  const end = tracing.publish(destination, message)
+  const result = publish()
+  if (result instanceof Promise) result.then(() => end(), (err: Error) => end(err))
+  else end(result instanceof StompError ? result : undefined)
+  return result
 }
 
 /** What a dedup-id is unique within: a destination (a user's own, a connection's temporary queue). */

@@ -351,6 +351,8 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     }
     const ack = delivery === null ? undefined : this.unacked.track(subscription, message.id, delivery, this.version)
     this.context.stats.delivered++
+    const tracing = this.context.broker.tracing
+    if (tracing !== null) tracing.deliver(subscription.destination, subscription.id, this.id, message)
     // Copies of the subscription's prefix (with its `redelivered` line) and of the tail every
     // delivery shares (a large tail is queued as it is), with the delivery's `ack` line in between.
     const prefix = redelivered ? subscription.redeliveredPrefix : subscription.headPrefix
