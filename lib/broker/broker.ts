@@ -13,6 +13,8 @@ import { formatDestination, userRoute, type Destination } from './destination.js
 import { isRetained, RETAINED_STORE_PREFIX, RetainedValues } from './retained.js'
 import { DEDUP_STORE_PREFIX, DedupWindow, type DedupOptions } from './dedup.js'
 import type { Tracing } from '../tracing/tracing.js'
+import { Streams } from './streams.js'
+import type { StreamLimits, StreamStart } from './stream.js'
 import { DurableSubscription } from './durable.js'
 import { Message, MessageIds, type Header } from './message.js'
 import { Queue, type QueueOptions } from './queue.js'
@@ -25,6 +27,8 @@ export interface BrokerOptions {
   expirySweepInterval: number
   /** Duplicate detection of SENDs with a `dedup-id`. */
   dedup: DedupOptions
+  /** Limits of a stream that declares none (x-max-length, x-max-length-bytes, x-max-age). */
+  stream: StreamLimits
 }
 
 export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
@@ -32,6 +36,7 @@ export const DEFAULT_BROKER_OPTIONS: BrokerOptions = {
   topic: { maxBacklog: 10_000 },
   expirySweepInterval: 5000,
   dedup: { windowMs: 10 * 60_000, maxIds: 100_000 },
+  stream: { maxLength: 0, maxBytes: 256 * 1024 * 1024, maxAgeMs: 0 },
 }
 
 /** What publishing returns: undefined when done, a promise when durability is still pending, or why it was refused. */
@@ -60,6 +65,7 @@ export class Broker {
   private readonly queues = new Map<string, Queue>()
   private readonly retained: RetainedValues
   private readonly dedup: DedupWindow
+  private readonly streams: Streams
   /** Spans for publishes and deliveries (--otel); null when off. Set before the first connection. */
   tracing: Tracing | null = null
   private readonly durables = new Map<string, DurableSubscription>()
@@ -76,6 +82,7 @@ export class Broker {
     this.store = store
     this.retained = new RetainedValues(store)
     this.dedup = new DedupWindow(store, this.options.dedup)
+    this.streams = new Streams(store, this.options.stream)
     this.backplane = backplane
     this.sharedQueues = sharedQueues
     this.topics = new TopicRouter(this.options.topic, backplane === null ? null : interestIn(backplane, 'topic'))
@@ -111,6 +118,7 @@ export class Broker {
     for (const queue of this.queues.values()) byStoreName.set(queue.storeName!, queue)
     for (const durable of this.durables.values()) byStoreName.set(durable.queue.storeName!, durable.queue)
     for await (const stored of this.store.recover()) {
+      if (this.streams.restore(stored)) continue
       if (stored.queue.startsWith(DEDUP_STORE_PREFIX)) {
         this.dedup.restore(stored.destination, stored.id, stored.expires, stored.key)
         continue
@@ -175,6 +183,8 @@ export class Broker {
       }
       case 'queue':
         return this.queue(destination.name).enqueue(message)
+      case 'stream':
+        return this.streams.append(destination.name, message, message.persistent)
       case 'temp-queue':
         return this.tempQueue(from.id, destination.name).enqueue(message)
       case 'reply-queue': {
@@ -217,6 +227,8 @@ export class Broker {
         return this.fanouts.subscribe(destination.name, consumer)
       case 'user':
         return this.fanouts.subscribe(userRoute(destination), consumer)
+      case 'stream':
+        return this.streams.subscribe(destination.name, consumer, { from: 'next' }, null)
       case 'queue':
         return this.queue(destination.name).addConsumer(consumer)
       case 'temp-queue':
@@ -391,6 +403,22 @@ export class Broker {
     for (const owned of this.tempQueues.values()) for (const queue of owned.values()) dropped += queue.sweepExpired(now)
     this.stats.dropped += dropped
     this.dedup.sweep(now)
+    this.streams.sweep(now)
+  }
+
+  /** Creates `/stream/<name>` with the given limits unless it exists. */
+  declareStream(name: string, limits: Partial<StreamLimits>): void {
+    this.streams.get(name, limits)
+  }
+
+  /** A reader of `/stream/<name>` from `start`; a durable one (`durableKey`) resumes where it stopped. */
+  subscribeStream(name: string, consumer: Consumer, start: StreamStart, durableKey: string | null): Binding {
+    return this.streams.subscribe(name, consumer, start, durableKey)
+  }
+
+  /** Forgets a durable stream reader's place (UNSUBSCRIBE with durable:true). */
+  forgetStreamReader(key: string): boolean {
+    return this.streams.deleteCursor(key)
   }
 
   private tempQueue(sessionId: string, name: string): Queue {

@@ -1,7 +1,7 @@
 // Destination names: which kind a name is, and whether it is valid where it is used.
 import { StompError } from '../errors.js'
 
-export type DestinationKind = 'topic' | 'queue' | 'temp-queue' | 'reply-queue' | 'fanout' | 'user'
+export type DestinationKind = 'topic' | 'queue' | 'temp-queue' | 'reply-queue' | 'fanout' | 'user' | 'stream'
 
 export interface Destination {
   kind: DestinationKind
@@ -24,6 +24,7 @@ const PREFIXES: ReadonlyArray<[prefix: string, kind: DestinationKind]> = [
   ['/queue/', 'queue'],
   ['/temp-queue/', 'temp-queue'],
   ['/reply-queue/', 'reply-queue'],
+  ['/stream/', 'stream'],
   // RabbitMQ's names for the same things: the topic exchange's routing key is our topic name,
   // and /amq/queue/ is a queue by its own name.
   ['/exchange/amq.topic/', 'topic'],
@@ -38,7 +39,7 @@ const USER_PATH = /^(queue|topic)\/./
 const EXCHANGE_PREFIX = '/exchange/'
 
 /** What an unknown destination's ERROR lists. */
-const KNOWN_FORMS = '/topic/<name>, /queue/<name>, /temp-queue/<name>, /exchange/amq.topic/<key>, /exchange/amq.fanout, /amq/queue/<name>, /user/queue/<name> (SEND: /user/<user>/queue/<name>)'
+const KNOWN_FORMS = '/topic/<name>, /queue/<name>, /stream/<name>, /temp-queue/<name>, /exchange/amq.topic/<key>, /exchange/amq.fanout, /amq/queue/<name>, /user/queue/<name> (SEND: /user/<user>/queue/<name>)'
 
 const MAX_NAME_LENGTH = 255
 // Control characters have no place in a name and would make logs and metric labels unreadable.

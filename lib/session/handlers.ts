@@ -4,6 +4,7 @@ import { ACK_MODES, type AckMode, type Settlement } from '../broker/consumer.js'
 import type { QueueLimits } from '../broker/broker.js'
 import { formatDestination, parseDestination, type Destination, type DestinationUse } from '../broker/destination.js'
 import { compileSelector, SelectorError, type Selector } from '../selector/compile.js'
+import { streamLimits, streamStart } from './stream-headers.js'
 import { Message, type Header } from '../broker/message.js'
 import { StompError } from '../errors.js'
 import { DELIVERY_HEADERS, MessageTail } from '../frame/encoder.js'
@@ -57,7 +58,8 @@ export class FrameHandlers {
     if (destination === null) return
     if (!this.declareQueue(frame, destination, receipt)) return
     // A topic's message is routed and let go: its header pairs can come along for selectors.
-    const message = this.toMessage(frame, receipt, destination.kind === 'topic' || destination.kind === 'fanout' || destination.kind === 'user')
+    // A stream's is persistent unless the SEND says `persistent:false`.
+    const message = this.toMessage(frame, receipt, destination.kind === 'topic' || destination.kind === 'fanout' || destination.kind === 'user', destination.kind === 'stream')
     if (message === null) return
     const txId = getHeader(frame, 'transaction')
     if (txId !== undefined) {
@@ -72,7 +74,7 @@ export class FrameHandlers {
   }
 
   /** The SEND frame as a broker message: the sender's headers minus the per-hop ones, the body copied. */
-  private toMessage(frame: Frame, receipt: string | undefined, keepHeaderPairs: boolean): Message | null {
+  private toMessage(frame: Frame, receipt: string | undefined, keepHeaderPairs: boolean, persistentByDefault = false): Message | null {
     const session = this.session
     const headers: Header[] = []
     let destination = ''
@@ -129,7 +131,7 @@ export class FrameHandlers {
     const id = session.broker.ids.next()
     const tail = new MessageTail(id, headers, frame.body)
     tail.encode('1.2')
-    const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent === true, expires, properties: keepHeaderPairs ? headers : undefined, dedupId })
+    const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent ?? persistentByDefault, expires, properties: keepHeaderPairs ? headers : undefined, dedupId })
     message.encoded = tail
     return message
   }
@@ -196,6 +198,7 @@ export class FrameHandlers {
     const selector = this.selector(frame, receipt)
     if (selector === false) return
     if (!this.declareQueue(frame, destination, receipt)) return
+    if (destination.kind === 'stream') return this.subscribeStream(frame, id, destinationHeader, destination, ackMode as AckMode, prefetch, selector, receipt)
     const durableName = destination.kind === 'topic' ? durableNameOf(frame, id) : undefined
     // Topics and user destinations hand out copies; everything else is a queue's one message.
     const fromQueue = (destination.kind !== 'topic' && destination.kind !== 'user') || durableName !== undefined
@@ -209,6 +212,23 @@ export class FrameHandlers {
     } else {
       this.bind(subscription, destination)
     }
+    session.receipt(receipt)
+  }
+
+  /**
+   * A stream reader: from where `offset`/`since` say, or for a durable one (`durable:true`)
+   * where it stopped; each MESSAGE carries its `stream-offset`, and none needs an ACK.
+   */
+  private subscribeStream(frame: Frame, id: string, destinationHeader: string, destination: Destination, ackMode: AckMode, prefetch: number,
+    selector: Selector | null, receipt: string | undefined): void {
+    const session = this.session
+    const start = streamStart(frame)
+    if (start instanceof StompError) return session.fail(start, receipt)
+    const subscription = new ClientSubscription(session, id, destinationHeader, ackMode, prefetch, session.version, false, selector)
+    const durableName = durableNameOf(frame, id)
+    if (durableName !== undefined) subscription.durableKey = durableKey(session.login, durableName)
+    session.subscriptions.set(id, subscription)
+    subscription.binding = session.broker.subscribeStream(destination.name, subscription, start, subscription.durableKey)
     session.receipt(receipt)
   }
 
@@ -235,6 +255,7 @@ export class FrameHandlers {
    * `x-max-length-bytes` and `x-overflow` headers do; later ones leave an existing queue as it is.
    */
   private declareQueue(frame: Frame, destination: Destination, receipt: string | undefined): boolean {
+    if (destination.kind === 'stream') return this.declareStream(frame, destination, receipt)
     if (destination.kind !== 'queue') return true
     const limits: QueueLimits = {}
     for (const [header, key] of [['x-max-length', 'maxLength'], ['x-max-length-bytes', 'maxBytes']] as const) {
@@ -261,6 +282,17 @@ export class FrameHandlers {
     return true
   }
 
+  /** A stream's limits, taken from its first SEND or SUBSCRIBE. */
+  private declareStream(frame: Frame, destination: Destination, receipt: string | undefined): boolean {
+    const limits = streamLimits(frame)
+    if (limits instanceof StompError) {
+      this.session.fail(limits, receipt)
+      return false
+    }
+    if (Object.keys(limits).length > 0) this.session.broker.declareStream(destination.name, limits)
+    return true
+  }
+
   private unsubscribe(frame: Frame, receipt: string | undefined): void {
     const session = this.session
     const id = getHeader(frame, 'id') ?? (session.version === '1.0' ? getHeader(frame, 'destination') : undefined)
@@ -270,12 +302,17 @@ export class FrameHandlers {
     if (subscription === undefined) {
       // A durable subscription may be deleted while nobody is attached to it.
       const name = getHeader(frame, 'activemq.subscriptionName') ?? id
-      if (deleteDurable && session.broker.unsubscribeDurable(durableKey(session.login, name))) return session.receipt(receipt)
+      if (deleteDurable && this.forgetDurable(durableKey(session.login, name))) return session.receipt(receipt)
       return session.fail(new StompError('unknown-subscription', `there is no subscription ${JSON.stringify(id)} on this connection`), receipt)
     }
     session.dropSubscription(subscription)
-    if (deleteDurable && subscription.durableKey !== null) session.broker.unsubscribeDurable(subscription.durableKey)
+    if (deleteDurable && subscription.durableKey !== null) this.forgetDurable(subscription.durableKey)
     session.receipt(receipt)
+  }
+
+  /** A durable topic subscription, or a durable stream reader's place, deleted. */
+  private forgetDurable(key: string): boolean {
+    return this.session.broker.unsubscribeDurable(key) || this.session.broker.forgetStreamReader(key)
   }
 
   private ack(frame: Frame, receipt: string | undefined, isAck: boolean): void {
