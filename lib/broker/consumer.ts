@@ -33,8 +33,11 @@ export interface Consumer {
   readonly filter: ((message: Message) => boolean) | null
   /** The selector behind `filter`, when it is one: a topic indexes subscriptions by its equality term. */
   readonly selector?: Selector | null
-  /** `delivery` is null for auto-acked deliveries. */
-  deliver(message: Message, redelivered: boolean, delivery: Delivery | null): void
+  /**
+   * `delivery` is null for auto-acked deliveries. `lines`: header lines this delivery adds to the
+   * message's own (`name:value\n` each, ASCII), e.g. a stream entry's offset.
+   */
+  deliver(message: Message, redelivered: boolean, delivery: Delivery | null, lines?: string): void
   /** The broker gave up on this consumer: it stayed too far behind. */
   overflow(): void
 }

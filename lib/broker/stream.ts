@@ -3,7 +3,7 @@
 // by reading it: every reader gets every entry from its starting point, each MESSAGE carrying its
 // `stream-offset`; no ACK is needed (the reader keeps its place; a durable reader's place is
 // kept for it). Entries are persistent by default (written to the store in the same commits as
-// queue messages) and leave from the front by count, bytes or age.
+// queue messages) and leave from the front by count, body bytes or age.
 import type { Store } from '../store/store.js'
 import type { PublishResult } from './broker.js'
 import { UNTRACKED_DELIVERY, type Binding, type Consumer } from './consumer.js'
@@ -24,13 +24,20 @@ export interface StreamLimits {
 export type StreamStart = { from: 'first' } | { from: 'last' } | { from: 'next' } | { from: 'offset', offset: number } | { from: 'time', at: number }
 
 interface Entry {
+  /** The SEND's message as it came (its encoding is shared by every reader); the offset is added per delivery. */
   message: Message
+  offset: number
   /** When it was appended, epoch ms. */
   at: number
+  /** Body bytes, for x-max-length-bytes. */
   size: number
   /** Store key, when persistent. */
   key: number | null
 }
+
+/** Stream headers the store copy of an entry carries, and a delivery adds (the offset). */
+const OFFSET = 'stream-offset'
+const TIMESTAMP = 'stream-timestamp'
 
 /** How long one reader's replay holds the event loop before the rest waits for the next turn. */
 const REPLAY_BUDGET_MS = 2
@@ -66,31 +73,35 @@ export class Stream {
     return this.entries.length - this.head
   }
 
-  /** A SEND: the entry, with its `stream-offset`, kept (in the store unless `persistent:false`) and handed to every reader that is caught up. */
+  /** A SEND: the entry, kept (in the store unless `persistent:false`) and handed to every reader that is caught up. */
   append(message: Message, persistent: boolean): PublishResult {
     const offset = this.nextOffset
     const at = Date.now()
-    const headers = message.headers.filter(([name]) => name !== 'stream-offset' && name !== 'stream-timestamp')
-    headers.push(['stream-offset', String(offset)], ['stream-timestamp', String(at)])
-    const entryMessage = new Message({ id: message.id, destination: message.destination, headers, body: message.body, persistent, expires: 0 })
     let durable: Promise<void> | undefined
     let key: number | null = null
     if (persistent) {
-      const written = this.store.append(STREAM_STORE_PREFIX + this.name, entryMessage, 0)
+      // The store's copy names its offset and time, for a restart.
+      const headers = message.headers.filter(([name]) => name !== OFFSET && name !== TIMESTAMP)
+      headers.push([OFFSET, String(offset)], [TIMESTAMP, String(at)])
+      const written = this.store.append(STREAM_STORE_PREFIX + this.name, message.with(message.destination, headers), 0)
       key = written.key
       durable = written.durable
     }
-    this.push({ message: entryMessage, at, size: entryMessage.size, key })
+    this.push({ message, offset, at, size: message.body.length, key })
     this.trim(at)
     for (const reader of this.readers) reader.wake()
     return durable
   }
 
   /** A stored entry, at start-up, in offset order. */
-  restore(message: Message, key: number, at: number): void {
-    const offset = Number(message.property('stream-offset'))
-    if (this.entries.length === 0 && Number.isInteger(offset)) this.base = offset
-    this.push({ message, at, size: message.size, key })
+  restore(stored: Message, key: number): void {
+    const headers = stored.headers
+    const offset = Number(headers.find(([name]) => name === OFFSET)?.[1])
+    const at = Number(headers.find(([name]) => name === TIMESTAMP)?.[1] ?? Date.now())
+    if (!Number.isInteger(offset) || offset < this.nextOffset && this.entries.length > 0) return // not ours to understand, or out of order
+    if (this.entries.length === 0) this.base = offset
+    const message = stored.with(stored.destination, headers.filter(([name]) => name !== OFFSET && name !== TIMESTAMP))
+    this.push({ message, offset, at, size: message.body.length, key })
   }
 
   /** Drops entries past the limits (age is checked by the broker's sweep too). */
@@ -113,9 +124,9 @@ export class Stream {
   }
 
   /** The entry at `offset`, if it is still kept. */
-  at(offset: number): Message | undefined {
+  entry(offset: number): Entry | undefined {
     if (offset < this.firstOffset) return undefined
-    return this.entries[offset - this.base]?.message
+    return this.entries[offset - this.base]
   }
 
   /** Where `start` puts a new reader. */
@@ -188,8 +199,8 @@ export class StreamReader implements Binding {
     let sent = 0
     if (this.cursor < stream.firstOffset) this.cursor = stream.firstOffset // trimmed meanwhile
     while (this.cursor < stream.nextOffset && consumer.ready && !this.cancelled) {
-      const message = stream.at(this.cursor++)!
-      if (consumer.filter === null || consumer.filter(message)) consumer.deliver(message, false, delivery)
+      const entry = stream.entry(this.cursor++)!
+      if (consumer.filter === null || consumer.filter(entry.message)) consumer.deliver(entry.message, false, delivery, `${OFFSET}:${entry.offset}\n`)
       if (++sent % 64 === 0 && performance.now() - started > REPLAY_BUDGET_MS) {
         this.scheduled = true
         setImmediate(() => {

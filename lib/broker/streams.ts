@@ -65,8 +65,7 @@ export class Streams {
   restore(stored: StoredMessage): boolean {
     if (stored.queue.startsWith(STREAM_STORE_PREFIX)) {
       const message = new Message({ id: stored.id, destination: stored.destination, headers: stored.headers, body: stored.body, persistent: true, expires: 0 })
-      const at = Number(message.property('stream-timestamp') ?? Date.now())
-      this.get(stored.queue.slice(STREAM_STORE_PREFIX.length)).restore(message, stored.key, at)
+      this.get(stored.queue.slice(STREAM_STORE_PREFIX.length)).restore(message, stored.key)
       return true
     }
     if (stored.queue.startsWith(LIMITS_PREFIX)) {

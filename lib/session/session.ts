@@ -343,7 +343,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     this.scheduleFlush()
   }
 
-  deliverMessage(subscription: ClientSubscription, message: Message, redelivered: boolean, delivery: Delivery | null): void {
+  deliverMessage(subscription: ClientSubscription, message: Message, redelivered: boolean, delivery: Delivery | null, lines = ''): void {
     let tail = message.encoded as MessageTail | undefined
     if (tail === undefined) {
       tail = new MessageTail(message.id, message.headers, message.body)
@@ -356,7 +356,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     // Copies of the subscription's prefix (with its `redelivered` line) and of the tail every
     // delivery shares (a large tail is queued as it is), with the delivery's `ack` line in between.
     const prefix = redelivered ? subscription.redeliveredPrefix : subscription.headPrefix
-    const own = ack !== undefined ? deliveryHeaders(ack, false) : ''
+    const own = ack !== undefined ? deliveryHeaders(ack, false) + lines : lines
     const encoded = tail.encode(this.version)
     const outbox = this.outbox
     outbox.beginFrame(prefix.length + own.length + encoded.length)

@@ -13,7 +13,7 @@ export interface SubscriptionOwner {
   readonly writable: boolean
   /** The connection may hold one more delivery awaiting its ACK (--max-unacked). */
   readonly canHoldUnacked: boolean
-  deliverMessage(subscription: ClientSubscription, message: Message, redelivered: boolean, delivery: Delivery | null): void
+  deliverMessage(subscription: ClientSubscription, message: Message, redelivered: boolean, delivery: Delivery | null, lines?: string): void
   slowConsumer(subscription: ClientSubscription): void
 }
 
@@ -59,8 +59,8 @@ export class ClientSubscription implements Consumer {
       (this.ackMode === 'auto' || this.session.canHoldUnacked)
   }
 
-  deliver(message: Message, redelivered: boolean, delivery: Delivery | null): void {
-    this.session.deliverMessage(this, message, redelivered, delivery)
+  deliver(message: Message, redelivered: boolean, delivery: Delivery | null, lines?: string): void {
+    this.session.deliverMessage(this, message, redelivered, delivery, lines)
   }
 
   overflow(): void {

@@ -35,6 +35,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   'frame-limit': () => import('./frame-limit.js'), // --max-frame-size 8/16/32 MiB under 20 MB abuse
   abuse: () => import('./abuse.js'), // every attack at once against the limits, a well-behaved client alongside
   selectors: () => import('./selectors.js'), // 10,000 selective subscribers vs one plain; fan-out ×100 with selectors vs none
+  streams: () => import('./streams.js'), // replay of 1,000,000 stream entries vs fan-out ×1
   cluster: () => import('./cluster.js'), // one stompd vs three through a private Redis, kill -9 failover, Redis capacity model (issue 21)
 }
 

@@ -28,7 +28,7 @@ const BATCH = 100
 const WINDOW_BATCHES = 10
 
 /** A raw STOMP 1.2 client over TCP that counts frames (every NUL ends one: no body here holds a NUL). */
-class CountingClient {
+export class CountingClient {
   readonly socket: net.Socket
   frames = 0
   private waiters: Array<{ count: number, resolve: () => void }> = []
