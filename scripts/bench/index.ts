@@ -40,7 +40,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
 }
 
 /** What `npm run bench` runs with no name: everything once. */
-const DEFAULT_BENCHES = ['codec', 'matcher', 'brokers', 'memory']
+const DEFAULT_BENCHES = ['codec', 'matcher', 'brokers', 'memory', 'selectors', 'streams']
 
 function usage(): string {
   return `usage: npm run bench [-- <bench>...] [--quick] [--json]\nbenches: ${Object.keys(BENCHES).join(', ')} (default: ${DEFAULT_BENCHES.join(', ')})`
