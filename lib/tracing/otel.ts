@@ -10,7 +10,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import type { Message } from '../broker/message.js'
 import { VERSION } from '../version.js'
-import type { Tracing } from './tracing.js'
+import type { Tracing } from '../broker/tracing.js'
 
 const carrier: TextMapGetter<Message> = {
   keys: (message) => message.headers.map(([name]) => name),
