@@ -8,8 +8,11 @@ import { backplaneContract } from './contract.js'
 
 const silent = pino({ level: 'silent' })
 
+// One Redis Cluster for the file (three servers and a `--cluster create` take seconds): each
+// test's members are new nodes with ids of their own, closed (their interest deleted) at its end.
+const redis = await startRedisCluster(t)
+
 backplaneContract(t, async (t) => {
-  const redis = await startRedisCluster(t)
   const members: ShardedBackplane[] = []
   t.teardown(() => Promise.all(members.map((member) => member.close())))
   return {
