@@ -327,11 +327,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       flags.set(switchKey, 'true')
       continue
     }
+    const key = keyFor(name)
+    if (name !== 'config' && (key === undefined || flagName(key) !== name)) throw new ConfigError(`unknown flag --${name} (try --help)`)
     const value = eq < 0 ? argv[++i] : arg.slice(eq + 1)
     if (value === undefined) throw new ConfigError(`--${name} needs a value`)
-    if (name === 'config') { configFile = value; continue }
-    const key = keyFor(name)
-    if (key === undefined || flagName(key) !== name) throw new ConfigError(`unknown flag --${name} (try --help)`)
+    if (name === 'config' || key === undefined) { configFile = value; continue }
     flags.set(key, value)
   }
 
@@ -358,29 +358,74 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   return { config, help, version }
 }
 
+/** What each option takes and does, for --help: every key has one (the type says so). */
+const OPTION_HELP: { [K in Key]: [value: string, text: string] } = {
+  host: ['<addr>', 'interface to bind'],
+  port: ['<n>', 'HTTP + WebSocket port; 0 = any free port'],
+  tcpPort: ['<n|off>', 'STOMP over TCP port; 0 = any free port, off = none'],
+  store: ['<memory|sqlite:PATH>', 'message store'],
+  storeSync: ['<normal|full>', 'normal survives a crash of the process; full (an fsync per commit) also a power cut'],
+  storeCommitInterval: ['<ms>', 'gather store writes this long into one commit; 0 = one commit per event-loop turn'],
+  redis: ['<url>', 'join a cluster: redis://, rediss://, redis-sentinel://h:p,.../<master>, redis-cluster://h:p,...'],
+  users: ['<file>', 'users file (stompd passwd FILE USER writes it); without --users, --jwt-* or a hook anyone may connect'],
+  jwtSecret: ['<file>', 'HS256 secret for JWTs'],
+  jwtPublicKey: ['<pem>', 'public key for RS256/PS256/ES256/EdDSA JWTs'],
+  jwtJwks: ['<url>', 'JSON Web Key Set URL for JWTs'],
+  jwtIssuer: ['<iss>', 'required iss claim'],
+  jwtAudience: ['<aud>', 'required aud claim'],
+  acl: ['<file>', 'who may publish and subscribe where'],
+  tlsCert: ['<pem>', 'certificate: wss:// on the HTTP port and STOMP over TLS on --tls-port'],
+  tlsKey: ['<pem>', 'private key for --tls-cert'],
+  tlsPort: ['<n>', 'STOMP over TLS port'],
+  tlsCa: ['<pem>', 'CA that signs client certificates'],
+  tlsClientAuth: ['<none|optional|required>', 'ask clients for a certificate (optional), or insist on one (required)'],
+  allowedOrigins: ['<list>', 'comma-separated Origins a browser WebSocket may come from; empty = any'],
+  maxConnections: ['<n>', 'connections at once; 0 = no limit'],
+  maxConnectionsPerIp: ['<n>', 'connections at once per remote address; 0 = no limit'],
+  offenderDelay: ['<ms>', 'longest wait before reading a new connection from an address that broke the protocol or a limit; 0 = off'],
+  dedupWindow: ['<ms>', "a SEND's dedup-id is published once per destination within it; 0 = off"],
+  dedupMaxIds: ['<n>', 'most dedup-ids remembered per destination'],
+  otel: ['', 'spans for publishes and deliveries to OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP); a switch'],
+  maxTransactions: ['<n>', 'open transactions per connection'],
+  maxTransactionFrames: ['<n>', 'frames held in one transaction'],
+  maxUnacked: ['<n>', 'messages delivered and not acked per connection; 0 = no limit'],
+  maxPublishRate: ['<n>', 'SENDs per second per connection; 0 = no limit'],
+  logLevel: ['<level>', 'fatal, error, warn, info, debug, trace or silent'],
+  heartBeat: ['<sx,sy>', 'heart-beats the server offers, ms'],
+  heartbeatGrace: ['<n>', 'heart-beat periods a connection may miss before it is closed'],
+  connectTimeout: ['<ms>', 'time to send CONNECT after connecting'],
+  wsPingInterval: ['<ms>', 'WebSocket ping interval; 0 = none'],
+  wsMaxMessageBytes: ['<bytes>', 'most bytes in one WebSocket message (Tomcat/Spring clients close over 8 KiB); 0 = one frame per message'],
+  maxFrameSize: ['<bytes>', 'largest frame a client may send'],
+  maxHeaders: ['<n>', 'headers per frame'],
+  maxHeaderLineLength: ['<bytes>', 'longest header line'],
+  maxSubscriptions: ['<n>', 'subscriptions per connection'],
+  highWaterMark: ['<bytes>', 'outbound bytes buffered per connection before the broker stops writing'],
+  slowConsumerBacklog: ['<n>', 'messages a topic subscriber may fall behind before it is closed'],
+  maxRedeliveries: ['<n>', 'deliveries before a message moves to /queue/DLQ.<name>'],
+  queueMaxLength: ['<n>', 'default most messages per queue; 0 = no limit'],
+  queueMaxBytes: ['<bytes>', 'default most bytes per queue; 0 = no limit'],
+  queueOverflow: ['<drop-head|reject-publish>', 'what a full queue does'],
+}
+
+function defaultText(key: Key): string {
+  const value = DEFAULTS[key]
+  if (value === '') return 'none'
+  return Array.isArray(value) ? value.join(',') : String(value)
+}
+
+/** `stompd --help`: every option, what it takes, its default and its environment variable. */
 export const USAGE = `Usage: stompd [options]
+       stompd passwd FILE USER [--role ROLE]   add or change a user in a users file
 
-  --host <addr>             interface to bind (default ${DEFAULTS.host})
-  --port <n>                HTTP + WebSocket port, 0 = any free port (default ${DEFAULTS.port})
-  --tcp-port <n|off>        STOMP over TCP port, 0 = any free port, off = none (default ${DEFAULTS.tcpPort})
-  --store <memory|sqlite:PATH>  message store (default ${DEFAULTS.store})
-  --store-sync <normal|full>    normal survives a crash of the process; full also a power cut (default ${DEFAULTS.storeSync})
-  --redis <url>             share topics and queues with other nodes through Redis
-                            (redis://, rediss://, redis-sentinel://h:p,.../<master>, redis-cluster://h:p,...)
-  --users <file>            users file (stompd passwd FILE USER writes it)
-  --jwt-secret <file>       HS256 secret for JWTs; or --jwt-public-key <pem>, --jwt-jwks <url>
-  --acl <file>              who may publish and subscribe where
-  --tls-cert <pem> --tls-key <pem>  wss:// on the HTTP port and STOMP over TLS on --tls-port (default ${DEFAULTS.tlsPort})
-  (without --users, --jwt-* or an authenticate hook anyone may connect)
-  --config <file>           JSON config file (keys as below, camelCase or kebab-case)
-  --log-level <level>       fatal, error, warn, info, debug, trace or silent (default ${DEFAULTS.logLevel})
-  --heart-beat <sx,sy>      heart-beats the server offers, ms (default ${DEFAULTS.heartBeat.join(',')})
-  --max-frame-size <bytes>  (default ${DEFAULTS.maxFrameSize})
-  --max-redeliveries <n>    before a message moves to /queue/DLQ.<name> (default ${DEFAULTS.maxRedeliveries})
-  --otel                    spans for publishes and deliveries to OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP)
-  --dedup-window <ms>       a SEND's dedup-id is published once per destination within it, 0 = off (default ${DEFAULTS.dedupWindow})
+Options (each also STOMPD_<NAME> in the environment and a key in a --config JSON file;
+flags win over the environment, which wins over the file):
 
-Every option is also STOMPD_<NAME> in the environment (STOMPD_TCP_PORT=0) and a key in the
-config file; flags win over the environment, which wins over the file. All options:
-${KEYS.map((key) => '--' + flagName(key)).join(' ')}
+  --config <file>  JSON config file (keys camelCase or kebab-case)
+${KEYS.map((key) => {
+  const [value, text] = OPTION_HELP[key]
+  return `  --${flagName(key)}${value === '' ? '' : ' ' + value}  ${text}\n      default ${defaultText(key)}; env ${envName(key)}`
+}).join('\n')}
+  --help, -h  this text
+  --version, -v  the version
 `

@@ -90,8 +90,18 @@ t.test('every option has a kebab-case flag and a STOMPD_ variable', async (t) =>
   t.equal(loadConfig([], { STOMPD_MAX_HEADER_LINE_LENGTH: '200' }).config.maxHeaderLineLength, 200)
   t.equal(loadConfig([], { STOMPD_LOG_LEVEL: 'error' }).config.logLevel, 'error')
   for (const key of Object.keys(DEFAULTS) as Array<keyof StompdConfig>) {
-    t.match(USAGE, `--${flagName(key)}`, `--help lists --${flagName(key)}`)
+    const flag = flagName(key)
+    const env = 'STOMPD_' + flag.replace(/-/g, '_').toUpperCase()
+    const entry = new RegExp(`  --${flag}\\b[^\\n]*\\n      default [^\\n]*; env ${env}\\n`)
+    t.match(USAGE, entry, `--help lists --${flag} with what it does, its default and ${env}`)
   }
+  t.match(USAGE, /--max-frame-size <bytes>[^\n]*\n      default 16777216; env STOMPD_MAX_FRAME_SIZE/)
+})
+
+t.test('an unknown flag is named as unknown even without a value; a bad value names the flag', async (t) => {
+  t.throws(() => loadConfig(['--bogus'], {}), /unknown flag --bogus/)
+  t.throws(() => loadConfig(['--port', '1', '--bogus', 'x'], {}), /unknown flag --bogus/)
+  t.throws(() => loadConfig(['--port'], {}), /--port needs a value/)
 })
 
 t.test('heart-beat is "send,receive" in flags and the environment, an array in the file', async (t) => {
