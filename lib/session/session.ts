@@ -117,6 +117,12 @@ const CLOSE_REASONS: Partial<Record<ErrorCode, CloseReason>> = {
 
 export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   readonly id = randomBytes(9).toString('base64url')
+  /** For the line logged at close: how long it lasted and how many frames went each way. */
+  private readonly openedAt = Date.now()
+  private framesIn = 0
+  private framesOut = 0
+  /** A CONNECT agreed a version (whether or not its credentials then passed). */
+  private negotiated = false
   readonly connection: Connection
   readonly context: SessionContext
   readonly broker: Broker
@@ -187,7 +193,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     context.stats.connections++
     context.heartbeats.watch(this, context.options.connectTimeout)
     connection.attach(this)
-    this.log('debug', { remote: connection.remote, transport: connection.transport }, 'connection opened')
+    this.log('info', { remote: connection.remote, transport: connection.transport }, 'connection opened')
     const wait = context.offenders?.delayFor(addressOf(connection.remote)) ?? 0
     if (wait > 0) this.holdOffender(wait)
   }
@@ -254,6 +260,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
 
   onFrame(frame: Frame): void {
     if (this.state >= State.Closing) return
+    this.framesIn++
     this.handlers.handle(frame)
     // The clock is read every few frames only: most turns end long before the budget.
     if ((++this.framesThisTurn & TURN_CHECK_FRAMES) === 0 && performance.now() - this.turnStartedAt > TURN_BUDGET_MS) this.yieldTurn()
@@ -295,6 +302,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
         undefined, [['version', SUPPORTED_VERSIONS_HEADER]])
     }
     this.version = version
+    this.negotiated = true
     this.decoder.version = version
     const auth = this.context.auth
     if (auth === null) return this.accept(frame, version, null)
@@ -338,6 +346,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
   sendFrame(command: Command, headers: readonly Header[], body: Buffer = EMPTY_BODY, text = true): void {
     if (this.state === State.Closed) return
     const frame = encodeFrame(command, headers, body, this.version)
+    this.framesOut++
     this.outbox.beginFrame(frame.length)
     this.outbox.writeBytes(frame, text)
     this.scheduleFlush()
@@ -359,6 +368,7 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     const own = ack !== undefined ? deliveryHeaders(ack, false) + lines : lines
     const encoded = tail.encode(this.version)
     const outbox = this.outbox
+    this.framesOut++
     outbox.beginFrame(prefix.length + own.length + encoded.length)
     outbox.writeBytes(prefix, true)
     if (own !== '') outbox.writeAscii(own)
@@ -595,7 +605,12 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     this.context.admission.closed(this.connection.remote)
     this.context.stats.closed[reason] = (this.context.stats.closed[reason] ?? 0) + 1
     this.outbox.clear()
-    this.log('info', { reason }, 'connection closed')
+    // One line per connection: who, how, why it ended; never a body, a passcode or a token.
+    this.log('info', {
+      remote: this.connection.remote, transport: this.connection.transport, user: this.principal?.user ?? (this.login === '' ? undefined : this.login),
+      version: this.negotiated ? this.version : undefined,
+      reason, durationMs: Date.now() - this.openedAt, framesIn: this.framesIn, framesOut: this.framesOut,
+    }, 'connection closed')
   }
 
   /** Cancels subscriptions, returns unacked messages, aborts transactions, drops temp queues. */
