@@ -40,6 +40,16 @@ export type ServerOptions = Partial<StompdConfig> & {
   authenticate?: AuthenticateHook
   /** Joins a cluster through this backplane instead of the one --redis makes (several brokers in one process). */
   backplane?: Backplane
+  /**
+   * Mounts on this Fastify instance instead of making one (the Fastify plugin, lib/plugin.ts):
+   * its server carries the WebSocket upgrades, listen() does not listen on HTTP, and close()
+   * leaves the instance to its owner.
+   */
+  fastify?: FastifyInstance
+  /** WebSocket paths (default `/ws` and `/stomp`). */
+  wsPaths?: readonly string[]
+  /** Prefix of the HTTP routes (/healthz, /readyz, /metrics); default none. */
+  httpPrefix?: string
 }
 
 export interface ListenAddresses {
@@ -85,7 +95,7 @@ function redisBackplane(url: string, logger: Logger): RedisBackplane | ShardedBa
 }
 
 export function createServer(options: ServerOptions = {}): StompdServer {
-  const { logger: givenLogger, authenticate, backplane: givenBackplane, ...rest } = options
+  const { logger: givenLogger, authenticate, backplane: givenBackplane, fastify: host, wsPaths = WS_PATHS, httpPrefix, ...rest } = options
   const config = resolveConfig(rest)
   const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'stompd' } })
   const store = openStore(config)
@@ -159,13 +169,14 @@ export function createServer(options: ServerOptions = {}): StompdServer {
   const tlsOptions = tlsFiles === null ? null : readTlsOptions(tlsFiles)
   // Probes and scrapes every few seconds would drown the connection events in request lines.
   // With a certificate the HTTP port speaks HTTPS, so WebSocket clients use wss://.
-  const app = Fastify({
+  const app = host ?? Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     ...(tlsOptions === null ? {} : { https: tlsOptions }),
   }) as unknown as FastifyInstance // the HTTPS server's type differs only in what we never touch
   const metrics = createMetrics({ broker, stats, openSessions: () => sessions.size })
   void app.register(httpApp, {
+    routePrefix: httpPrefix,
     metrics,
     readiness: async () => {
       if (closing) return { ready: false, detail: 'shutting down' }
@@ -176,7 +187,8 @@ export function createServer(options: ServerOptions = {}): StompdServer {
     },
   })
   void app.register(webSocketTransport, {
-    paths: WS_PATHS,
+    paths: wsPaths,
+    otherPaths: host === undefined ? 'refuse' : 'ignore',
     // ws refuses a longer message from its frame header, before buffering any of it (the session
     // still answers with ERROR `frame too large`); the slack lets a client batch a few frames.
     maxPayload: config.maxFrameSize + WS_MESSAGE_SLACK,
@@ -230,8 +242,9 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       sharedQueues?.start()
       // OpenTelemetry is loaded only when asked for: without --otel it costs nothing, not even its import.
       if (config.otel) broker.tracing = (await import('./tracing/otel.js')).startOtel()
-      await app.listen({ host: config.host, port: config.port })
-      const httpAddress = app.server.address() as AddressInfo
+      // A plugin's HTTP port is its host app's, which listens when its owner says.
+      if (host === undefined) await app.listen({ host: config.host, port: config.port })
+      const httpAddress = (app.server.address() as AddressInfo | null) ?? { port: 0 }
       const tcpOptions = { highWaterMark: config.highWaterMark, closeTimeout }
       let tcpPort: number | null = null
       if (config.tcpPort !== 'off') {
@@ -243,15 +256,15 @@ export function createServer(options: ServerOptions = {}): StompdServer {
         tlsServer = createTlsServer(tlsOptions, tcpOptions, accept)
         tlsPort = await listenOn(tlsServer, config.host, config.tlsPort, 'tls', logger)
       }
-      const host = formatHost(config.host)
+      const hostName = formatHost(config.host)
       const secure = tlsOptions === null ? '' : 's'
       addresses = {
-        ws: `ws${secure}://${host}:${httpAddress.port}/ws`,
-        http: `http${secure}://${host}:${httpAddress.port}`,
-        tcp: tcpPort === null ? null : `${host}:${tcpPort}`,
+        ws: `ws${secure}://${hostName}:${httpAddress.port}${wsPaths[0]}`,
+        http: `http${secure}://${hostName}:${httpAddress.port}`,
+        tcp: tcpPort === null ? null : `${hostName}:${tcpPort}`,
         port: httpAddress.port,
         tcpPort,
-        tls: tlsPort === null ? null : `${host}:${tlsPort}`,
+        tls: tlsPort === null ? null : `${hostName}:${tlsPort}`,
         tlsPort,
       }
       return addresses
@@ -274,7 +287,8 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       closing = true
       const tcpClosed = Promise.all([tcpServer, tlsServer].map((server) => server === null ? undefined : new Promise<void>((resolve) => server.close(() => resolve()))))
       // Fastify's preClose hook (the WebSocket plugin's) shuts every session down, TCP ones included.
-      await app.close()
+      // A host app is its owner's to close (it is closing when it calls this, from its onClose).
+      if (host === undefined) await app.close()
       await shutdownSessions()
       await tcpClosed
       heartbeats.stop()

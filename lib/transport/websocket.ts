@@ -11,6 +11,11 @@ import { certificateNameOf } from './tls.js'
 
 export interface WebSocketOptions {
   paths: readonly string[]
+  /**
+   * Upgrades to other paths: refused with 404 when stompd owns the server; left alone when it is
+   * a plugin in someone else's Fastify app (theirs to serve).
+   */
+  otherPaths: 'refuse' | 'ignore'
   /** Largest WebSocket message accepted; STOMP frame limits are enforced by the decoder well below it. */
   maxPayload: number
   /**
@@ -295,7 +300,11 @@ async function stompWebSocket(fastify: FastifyInstance, options: WebSocketOption
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const query = request.url?.indexOf('?') ?? -1
     const path = query < 0 ? request.url : request.url!.slice(0, query)
-    if (path === undefined || !paths.has(path)) return refuseUpgrade(socket, '404 Not Found')
+    if (path === undefined || !paths.has(path)) {
+      // Left to the app's own upgrade listener, if it has one; else nobody would end the socket.
+      if (options.otherPaths === 'refuse' || fastify.server.listenerCount('upgrade') === 1) refuseUpgrade(socket, '404 Not Found')
+      return
+    }
     const refusal = options.admit(request)
     if (refusal !== null) return refuseUpgrade(socket, refusal)
     wss.handleUpgrade(request, socket, head, accept)
