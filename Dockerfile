@@ -14,7 +14,13 @@ ENV npm_config_nodedir=/usr/local
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
-RUN npm run build && npm prune --omit=dev
+# Then only what runs: no dev dependencies, and of better-sqlite3's native build only the addon
+# itself (its SQLite sources, object files and build tree are about 26 MB the broker never reads).
+RUN npm run build && npm prune --omit=dev \
+ && cd node_modules/better-sqlite3 \
+ && mv build/Release/better_sqlite3.node /tmp/ \
+ && rm -rf build deps src \
+ && mkdir -p build/Release && mv /tmp/better_sqlite3.node build/Release/
 
 # ---- runtime: only what the broker needs, as a non-root user ----
 FROM node:20-slim
