@@ -36,6 +36,7 @@ const MESSAGES = {
   'heartbeat-timeout': 'heart-beat timeout',
   'slow-consumer': 'slow consumer',
   'server-shutdown': 'server shutting down',
+  'closed-by-administrator': 'closed by an administrator',
   'authentication-failed': 'authentication failed',
   'token-expired': 'token expired',
   'access-denied': 'access denied',

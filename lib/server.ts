@@ -12,6 +12,7 @@ import type { Store } from './store/store.js'
 import { ConfigError, resolveConfig, type StompdConfig } from './config.js'
 import { StompError } from './errors.js'
 import { httpApp } from './http/app.js'
+import { managementApi } from './http/api.js'
 import { createMetrics } from './http/metrics.js'
 import { Flusher } from './session/flusher.js'
 import { HeartbeatMonitor } from './session/heartbeat.js'
@@ -185,6 +186,16 @@ export function createServer(options: ServerOptions = {}): StompdServer {
       if (sharedQueues !== null && sharedQueues.problem !== null) return { ready: false, detail: `cluster: ${sharedQueues.problem}` }
       return { ready: true }
     },
+  })
+  void app.register(managementApi, {
+    routePrefix: httpPrefix,
+    broker,
+    sessions,
+    stats,
+    store,
+    clustered: backplane !== null,
+    clusterProblem: () => backplane?.problem ?? sharedQueues?.problem ?? null,
+    auth: () => context.auth,
   })
   void app.register(webSocketTransport, {
     paths: wsPaths,

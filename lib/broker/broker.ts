@@ -406,6 +406,62 @@ export class Broker {
     this.streams.sweep(now)
   }
 
+  /** Every local queue (`/queue/<name>` by name, DLQs included), for the management API. */
+  get queueMap(): ReadonlyMap<string, Queue> {
+    return this.queues
+  }
+
+  /** Every durable topic subscription, by key. */
+  get durableMap(): ReadonlyMap<string, DurableSubscription> {
+    return this.durables
+  }
+
+  /** Every stream, by name. */
+  get streamMap(): ReadonlyMap<string, { length: number }> {
+    return this.streams.all
+  }
+
+  /** Topic subscription patterns and how many subscriptions each has. */
+  topicSubscriptions(): Map<string, number> {
+    return this.topics.patterns()
+  }
+
+  /** Empties `/queue/<name>`; how many messages went, or null when there is no such queue. */
+  purgeQueue(name: string): number | null {
+    return this.queues.get(name)?.purge() ?? null
+  }
+
+  /** Deletes `/queue/<name>` and what it holds: 'gone' when it did not exist, 'busy' while consumers are on it. */
+  deleteQueue(name: string): 'deleted' | 'gone' | 'busy' {
+    const queue = this.queues.get(name)
+    if (queue === undefined) return 'gone'
+    if (queue.consumerCount > 0) return 'busy'
+    queue.purge()
+    this.queues.delete(name)
+    return 'deleted'
+  }
+
+  /**
+   * Moves every message waiting in `/queue/DLQ.<name>` back to `/queue/<name>`, oldest first,
+   * marked redelivered, without the dead-letter headers; how many, or null when neither exists.
+   */
+  redrive(name: string): number | null {
+    const dlq = this.queues.get(DLQ_PREFIX + name)
+    if (dlq === undefined) return this.queues.has(name) ? 0 : null
+    const target = this.queue(name)
+    const destination = `/queue/${name}`
+    const taken = dlq.takeWaiting()
+    for (const { message, key } of taken) {
+      if (key !== 0) this.store.remove(key)
+      const headers: Header[] = [['destination', destination]]
+      for (const header of message.headers) {
+        if (header[0] !== 'destination' && header[0] !== 'original-destination' && header[0] !== 'dead-letter-reason') headers.push(header)
+      }
+      target.enqueue(message.with(destination, headers), 1)
+    }
+    return taken.length
+  }
+
   /** Creates `/stream/<name>` with the given limits unless it exists. */
   declareStream(name: string, limits: Partial<StreamLimits>): void {
     this.streams.get(name, limits)

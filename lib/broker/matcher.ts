@@ -136,6 +136,11 @@ export class TopicMatcher<S> {
     return this.entries
   }
 
+  /** Every subscription held, once each (for listings, not for routing). */
+  targets(): IterableIterator<S> {
+    return this.patternCount.keys()
+  }
+
   /** Subscribe `sub` to `pattern` (a topic name after `/topic/`, wildcards allowed). A repeated (pattern, sub) is a no-op. */
   add(pattern: string, sub: S): void {
     let subs: Map<S, number> | undefined

@@ -133,11 +133,16 @@ export class Queue {
     return this.consumers.length
   }
 
+  /** Messages enqueued and delivered since the queue was made (the management API's rates). */
+  enqueuedTotal = 0
+  deliveredTotal = 0
+
   /**
    * Adds a published message: stores it if persistent, then dispatches. When full, refuses it
    * (reject-publish) or drops the oldest waiting message (drop-head).
    */
-  enqueue(message: Message): PublishResult {
+  enqueue(message: Message, deliveries = 0): PublishResult {
+    this.enqueuedTotal++
     const { maxLength, maxBytes, overflow } = this.options
     while (this.isFull(message.body.length)) {
       if (overflow === 'reject-publish') {
@@ -150,11 +155,11 @@ export class Queue {
     let key = 0
     let durable: Promise<void> | undefined
     if (message.persistent && this.store !== null) {
-      const write = this.store.append(this.storeName!, message, 0)
+      const write = this.store.append(this.storeName!, message, deliveries)
       key = write.key
       durable = write.durable
     }
-    const entry = new QueueEntry(this, message, ++this.seq, key, 0)
+    const entry = new QueueEntry(this, message, ++this.seq, key, deliveries)
     this.add(entry)
     // The producer hears the store failed and will send again: what is not delivered yet goes.
     if (durable !== undefined) durable.catch(() => this.withdraw(entry))
@@ -373,6 +378,7 @@ export class Queue {
     const message = entry.message
     this.forgetWaiting(entry)
     entry.deliveries++
+    this.deliveredTotal++
     const redelivered = entry.deliveries > 1
     if (consumer.ackMode === 'auto') {
       // Acked on delivery: it leaves the store now.

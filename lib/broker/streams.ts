@@ -27,6 +27,10 @@ export class Streams {
     this.defaults = defaults
   }
 
+  get all(): ReadonlyMap<string, Stream> {
+    return this.streams
+  }
+
   /** The stream `name`, made on first use with `declared` limits (later declarations are ignored, as for queues). */
   get(name: string, declared: Partial<StreamLimits> = {}): Stream {
     let stream = this.streams.get(name)

@@ -162,6 +162,16 @@ export class TopicRouter {
     return { targets: targets.length, durable }
   }
 
+  /** Patterns with live subscriptions (not durable ones) and how many each has. */
+  patterns(): Map<string, number> {
+    const counts = new Map<string, number>()
+    for (const target of this.matcher.targets()) {
+      if (target instanceof TopicSubscription) counts.set(target.pattern, (counts.get(target.pattern) ?? 0) + 1)
+      else if (target instanceof IndexedSubscriptions) counts.set(target.pattern, (counts.get(target.pattern) ?? 0) + target.index.size)
+    }
+    return counts
+  }
+
   remove(target: TopicTarget): void {
     const group = target instanceof TopicSubscription ? this.indexed.get(target.pattern) : undefined
     if (group !== undefined && group.index.remove(target as TopicSubscription)) {

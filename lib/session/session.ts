@@ -78,6 +78,22 @@ export interface SessionContext {
   readonly stats: SessionStats
 }
 
+/** A connection as the management API lists it. */
+export interface SessionSummary {
+  id: string
+  user: string | null
+  remote: string
+  transport: string
+  version: string | null
+  /** Agreed heart-beats, ms: [server sends, server expects]. */
+  heartBeat: [number, number]
+  subscriptions: number
+  bufferedBytes: number
+  connectedSince: string
+  framesIn: number
+  framesOut: number
+}
+
 export interface SessionStats {
   connections: number
   delivered: number
@@ -625,6 +641,28 @@ export class Session implements FrameSink, ReceiptSink, ConnectionListener {
     if (this.rateTimer !== null) clearTimeout(this.rateTimer)
     if (this.offenderTimer !== null) clearTimeout(this.offenderTimer)
     this.broker.sessionClosed(this)
+  }
+
+  /** What the management API shows of this connection. */
+  describe(): SessionSummary {
+    return {
+      id: this.id,
+      user: this.principal?.user ?? (this.login === '' ? null : this.login),
+      remote: this.connection.remote,
+      transport: this.connection.transport,
+      version: this.negotiated ? this.version : null,
+      heartBeat: [this.heartBeat.send, this.heartBeat.receive],
+      subscriptions: this.subscriptions.size,
+      bufferedBytes: this.connection.bufferedBytes,
+      connectedSince: new Date(this.openedAt).toISOString(),
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+    }
+  }
+
+  /** An administrator ends this connection (ERROR `closed by an administrator`, then close). */
+  closeByAdministrator(): void {
+    this.fail(new StompError('closed-by-administrator', 'an administrator closed this connection'))
   }
 
   /** Logs with the session id; no child logger per session: an idle connection should cost little. */
