@@ -189,6 +189,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
   })
   void app.register(managementApi, {
     routePrefix: httpPrefix,
+    dashboardPaths: host === undefined ? ['/', '/dashboard'] : [`${httpPrefix ?? ''}/dashboard`],
     broker,
     sessions,
     stats,

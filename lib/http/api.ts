@@ -13,9 +13,12 @@ import { StompError } from '../errors.js'
 import type { Session, SessionStats } from '../session/session.js'
 import type { Store } from '../store/store.js'
 import { VERSION } from '../version.js'
+import { dashboardPage } from './dashboard-page.js'
 
 export interface ApiOptions {
   routePrefix?: string
+  /** Where the dashboard page is served (`/` and `/dashboard`; a plugin's under its prefix). */
+  dashboardPaths: readonly string[]
   broker: Broker
   sessions: ReadonlySet<Session>
   stats: SessionStats
@@ -115,9 +118,7 @@ async function api(fastify: FastifyInstance, options: ApiOptions): Promise<void>
     })),
   ]
 
-  fastify.get(`${prefix}/overview`, {
-    schema: { response: { 200: { type: 'object', additionalProperties: true } } },
-  }, async () => {
+  const overview = () => {
     const memory = process.memoryUsage()
     const clusterProblem = options.clusterProblem()
     return {
@@ -129,6 +130,40 @@ async function api(fastify: FastifyInstance, options: ApiOptions): Promise<void>
       store: { kind: store.kind, ok: store.problem === null, problem: store.problem },
       cluster: { enabled: options.clustered, ok: clusterProblem === null, problem: clusterProblem },
     }
+  }
+  fastify.get(`${prefix}/overview`, async () => overview())
+
+  // The page holds no data (what it shows comes from the routes above, behind the admin check).
+  const page = dashboardPage(prefix)
+  for (const path of options.dashboardPaths) {
+    fastify.get(path, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page))
+  }
+
+  // The dashboard's live feed: everything it shows, once a second, while it is open.
+  const watchers = new Set<FastifyReply>()
+  let feed: NodeJS.Timeout | null = null
+  const push = (): void => {
+    const data = `data: ${JSON.stringify({ overview: overview(), destinations: destinations(), connections: [...sessions].map((s) => s.describe()) })}\n\n`
+    for (const reply of watchers) reply.raw.write(data)
+  }
+  fastify.get(`${prefix}/events`, (request, reply) => {
+    reply.hijack()
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+    watchers.add(reply)
+    if (feed === null) feed = setInterval(push, 1000)
+    push()
+    request.raw.on('close', () => {
+      watchers.delete(reply)
+      if (watchers.size === 0 && feed !== null) {
+        clearInterval(feed)
+        feed = null
+      }
+    })
+  })
+  fastify.addHook('preClose', async () => {
+    if (feed !== null) clearInterval(feed)
+    for (const reply of watchers) reply.raw.end()
+    watchers.clear()
   })
 
   fastify.get(`${prefix}/destinations`, { schema: { response: { 200: { type: 'array', items: destinationSchema } } } }, async () => destinations())
