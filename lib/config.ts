@@ -56,6 +56,8 @@ export interface StompdConfig {
   dedupMaxIds: number
   /** Spans for publishes and deliveries, to OpenTelemetry's OTLP/HTTP exporter (OTEL_EXPORTER_OTLP_ENDPOINT). */
   otel: boolean
+  /** Serve the browser demo (chat, job queue) under /examples/. */
+  examples: boolean
   /** Open transactions per connection, and frames held in one. */
   maxTransactions: number
   maxTransactionFrames: number
@@ -128,6 +130,7 @@ export const DEFAULTS: Readonly<StompdConfig> = Object.freeze({
   dedupWindow: 10 * 60_000,
   dedupMaxIds: 100_000,
   otel: false,
+  examples: false,
   maxTransactions: 100,
   // RabbitMQ's limit too; 10,000 held frames per transaction, promoted and dropped by the
   // thousand, cost other clients 37 ms at p99 in collections (npm run bench -- abuse).
@@ -239,6 +242,7 @@ const PARSERS: { [K in Key]: Parser<K> } = {
   dedupWindow: integer(0),
   dedupMaxIds: integer(1),
   otel: boolean,
+  examples: boolean,
   maxTransactions: integer(1),
   maxTransactionFrames: integer(1),
   maxUnacked: integer(0),
@@ -386,6 +390,7 @@ const OPTION_HELP: { [K in Key]: [value: string, text: string] } = {
   dedupWindow: ['<ms>', "a SEND's dedup-id is published once per destination within it; 0 = off"],
   dedupMaxIds: ['<n>', 'most dedup-ids remembered per destination'],
   otel: ['', 'spans for publishes and deliveries to OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP); a switch'],
+  examples: ['', 'serve the browser demo (a chat room, a job queue) under /examples/; a switch'],
   maxTransactions: ['<n>', 'open transactions per connection'],
   maxTransactionFrames: ['<n>', 'frames held in one transaction'],
   maxUnacked: ['<n>', 'messages delivered and not acked per connection; 0 = no limit'],

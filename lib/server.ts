@@ -13,6 +13,7 @@ import { ConfigError, resolveConfig, type StompdConfig } from './config.js'
 import { StompError } from './errors.js'
 import { httpApp } from './http/app.js'
 import { managementApi } from './http/api.js'
+import { examplePages } from './http/examples.js'
 import { createMetrics } from './http/metrics.js'
 import { Flusher } from './session/flusher.js'
 import { HeartbeatMonitor } from './session/heartbeat.js'
@@ -198,6 +199,7 @@ export function createServer(options: ServerOptions = {}): StompdServer {
     clusterProblem: () => backplane?.problem ?? sharedQueues?.problem ?? null,
     auth: () => context.auth,
   })
+  if (config.examples) void app.register(examplePages, { routePrefix: httpPrefix })
   void app.register(webSocketTransport, {
     paths: wsPaths,
     otherPaths: host === undefined ? 'refuse' : 'ignore',

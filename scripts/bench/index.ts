@@ -36,11 +36,12 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   abuse: () => import('./abuse.js'), // every attack at once against the limits, a well-behaved client alongside
   selectors: () => import('./selectors.js'), // 10,000 selective subscribers vs one plain; fan-out ×100 with selectors vs none
   streams: () => import('./streams.js'), // replay of 1,000,000 stream entries vs fan-out ×1
+  dashboard: () => import('./dashboard.js'), // fan-out ×100 with the dashboard's live feed open vs none
   cluster: () => import('./cluster.js'), // one stompd vs three through a private Redis, kill -9 failover, Redis capacity model (issue 21)
 }
 
 /** What `npm run bench` runs with no name: everything once. */
-const DEFAULT_BENCHES = ['codec', 'matcher', 'brokers', 'memory', 'selectors', 'streams']
+const DEFAULT_BENCHES = ['codec', 'matcher', 'brokers', 'memory', 'selectors', 'streams', 'dashboard']
 
 function usage(): string {
   return `usage: npm run bench [-- <bench>...] [--quick] [--json]\nbenches: ${Object.keys(BENCHES).join(', ')} (default: ${DEFAULT_BENCHES.join(', ')})`

@@ -12,7 +12,7 @@ import net from 'node:net'
 import type { BenchOptions } from './harness.js'
 import { startChild, stompdCommand, stopChild } from './load/brokers.js'
 
-interface Contender {
+export interface Contender {
   name: string
   /** What each subscription's SUBSCRIBE carries: null for none. */
   selectorFor: (subscription: number) => string | null
@@ -61,7 +61,7 @@ export class CountingClient {
   }
 }
 
-async function runContender(port: number, contender: Contender, ms: number): Promise<{ publishes: number, deliveries: number }> {
+export async function runContender(port: number, contender: Contender, ms: number): Promise<{ publishes: number, deliveries: number }> {
   const subscribers = await Promise.all(Array.from({ length: CONNECTIONS }, () => CountingClient.open(port)))
   for (let i = 0; i < contender.subscriptions; i++) {
     const selector = contender.selectorFor(i)
