@@ -417,12 +417,12 @@ export class Broker {
   }
 
   /** Every stream, by name. */
-  get streamMap(): ReadonlyMap<string, { length: number }> {
+  get streamMap(): ReadonlyMap<string, { length: number, nextOffset: number, delivered: number }> {
     return this.streams.all
   }
 
-  /** Topic subscription patterns and how many subscriptions each has. */
-  topicSubscriptions(): Map<string, number> {
+  /** Topic subscription patterns: how many subscriptions each has, and the messages they took. */
+  topicSubscriptions(): Map<string, { subscriptions: number, offered: number }> {
     return this.topics.patterns()
   }
 

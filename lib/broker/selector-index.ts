@@ -31,6 +31,10 @@ export class SelectorIndex<T extends IndexedTarget> {
     return this.terms.size
   }
 
+  targets(): IterableIterator<T> {
+    return this.terms.keys()
+  }
+
   add(target: T, term: IndexTerm): void {
     this.terms.set(target, term)
     let header = this.headers.find((h) => h.name === term.name)

@@ -52,6 +52,8 @@ export class Stream {
   private base = 0
   private bytes = 0
   private readonly readers = new Set<StreamReader>()
+  /** Entries handed to readers, all together (the management API's rates). */
+  delivered = 0
 
   constructor(name: string, limits: StreamLimits, store: Store) {
     this.name = name
@@ -210,7 +212,10 @@ export class StreamReader implements Binding {
         break
       }
     }
-    if (sent > 0) this.moved?.(this.cursor)
+    if (sent > 0) {
+      stream.delivered += sent
+      this.moved?.(this.cursor)
+    }
   }
 
   resume(): void {

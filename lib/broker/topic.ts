@@ -27,6 +27,8 @@ class TopicSubscription implements Binding, TopicTarget {
   readonly consumer: Consumer
   private backlog: Fifo<Message> | null = null
   private cancelled = false
+  /** Messages this subscription took (delivered or held in its backlog): the management API's rates. */
+  offered = 0
 
   constructor(router: TopicRouter, pattern: string, consumer: Consumer) {
     this.router = router
@@ -43,6 +45,7 @@ class TopicSubscription implements Binding, TopicTarget {
   /** `message` is known to pass this subscription's selector. */
   offerSelected(message: Message): undefined {
     const consumer = this.consumer
+    this.offered++
     if (this.backlog === null) {
       if (consumer.ready) {
         consumer.deliver(message, false, consumer.ackMode === 'auto' ? null : UNTRACKED_DELIVERY)
@@ -163,11 +166,17 @@ export class TopicRouter {
   }
 
   /** Patterns with live subscriptions (not durable ones) and how many each has. */
-  patterns(): Map<string, number> {
-    const counts = new Map<string, number>()
+  patterns(): Map<string, { subscriptions: number, offered: number }> {
+    const counts = new Map<string, { subscriptions: number, offered: number }>()
+    const count = (subscription: TopicSubscription): void => {
+      const entry = counts.get(subscription.pattern) ?? { subscriptions: 0, offered: 0 }
+      entry.subscriptions++
+      entry.offered += subscription.offered
+      counts.set(subscription.pattern, entry)
+    }
     for (const target of this.matcher.targets()) {
-      if (target instanceof TopicSubscription) counts.set(target.pattern, (counts.get(target.pattern) ?? 0) + 1)
-      else if (target instanceof IndexedSubscriptions) counts.set(target.pattern, (counts.get(target.pattern) ?? 0) + target.index.size)
+      if (target instanceof TopicSubscription) count(target)
+      else if (target instanceof IndexedSubscriptions) for (const subscription of target.index.targets()) count(subscription)
     }
     return counts
   }

@@ -75,6 +75,11 @@ async function api(fastify: FastifyInstance, options: ApiOptions): Promise<void>
       totals.set(`q:${name}:in`, queue.enqueuedTotal)
       totals.set(`q:${name}:out`, queue.deliveredTotal)
     }
+    for (const [pattern, { offered }] of broker.topicSubscriptions()) totals.set(`t:${pattern}:out`, offered)
+    for (const [name, stream] of broker.streamMap) {
+      totals.set(`s:${name}:in`, stream.nextOffset)
+      totals.set(`s:${name}:out`, stream.delivered)
+    }
     rates.sample(totals)
   }, 1000)
   sampler.unref()
@@ -111,8 +116,13 @@ async function api(fastify: FastifyInstance, options: ApiOptions): Promise<void>
   }
   const destinations = () => [
     ...[...broker.queueMap.keys()].sort().map(describeQueue),
-    ...[...broker.topicSubscriptions()].sort(([a], [b]) => a.localeCompare(b)).map(([pattern, count]) => ({ name: `/topic/${pattern}`, type: 'topic' as const, consumers: count })),
-    ...[...broker.streamMap].sort(([a], [b]) => a.localeCompare(b)).map(([name, stream]) => ({ name: `/stream/${name}`, type: 'stream' as const, depth: stream.length })),
+    // A topic pattern's rate is what its subscriptions took; what was published to it is the topics' (many names, one pattern).
+    ...[...broker.topicSubscriptions()].sort(([a], [b]) => a.localeCompare(b)).map(([pattern, { subscriptions }]) => ({
+      name: `/topic/${pattern}`, type: 'topic' as const, consumers: subscriptions, deliverRate: rates.rate(`t:${pattern}:out`),
+    })),
+    ...[...broker.streamMap].sort(([a], [b]) => a.localeCompare(b)).map(([name, stream]) => ({
+      name: `/stream/${name}`, type: 'stream' as const, depth: stream.length, publishRate: rates.rate(`s:${name}:in`), deliverRate: rates.rate(`s:${name}:out`),
+    })),
     ...[...broker.durableMap.values()].map((durable) => ({
       name: durable.key.replace('\u0000', '/'), type: 'durable' as const, depth: durable.queue.depth, unacked: durable.queue.inFlight, consumers: durable.queue.consumerCount,
     })),

@@ -139,3 +139,24 @@ t.test('with a users file only an admin may call the API: 401 without credential
   t.equal((await call(addresses.http, 'GET', '/api/overview', undefined, basic('root', 'admin secret'))).status, 200)
   t.equal((await call(addresses.http, 'GET', '/healthz')).status, 200, 'probes stay open')
 })
+
+t.test('rates: per second over the last sample, for queues (in and out), topic patterns (out) and streams (in and out)', async (t) => {
+  const { addresses } = await startServer(t)
+  const consumer = await open(t, addresses, 'ws')
+  await subscribe(consumer, 'q', '/queue/rated')
+  await subscribe(consumer, 't', '/topic/rated.#')
+  await subscribe(consumer, 's', '/stream/rated')
+  const producer = await open(t, addresses, 'tcp')
+  const until = Date.now() + 2500
+  while (Date.now() < until) {
+    for (const destination of ['/queue/rated', '/topic/rated.a', '/stream/rated']) producer.frame('SEND', [['destination', destination]], 'x')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  const list = (await call(addresses.http, 'GET', '/api/destinations')).json as Json[]
+  const row = (name: string): Json => list.find((d) => d.name === name)!
+  t.ok((row('/queue/rated').publishRate as number) > 0 && (row('/queue/rated').deliverRate as number) > 0, `queue in ${row('/queue/rated').publishRate}/s, out ${row('/queue/rated').deliverRate}/s`)
+  t.ok((row('/topic/rated.#').deliverRate as number) > 0, `topic pattern out ${row('/topic/rated.#').deliverRate}/s`)
+  t.ok((row('/stream/rated').publishRate as number) > 0 && (row('/stream/rated').deliverRate as number) > 0, `stream in ${row('/stream/rated').publishRate}/s, out ${row('/stream/rated').deliverRate}/s`)
+  const overview = (await call(addresses.http, 'GET', '/api/overview')).json as { messages: { publishRate: number, deliverRate: number } }
+  t.ok(overview.messages.publishRate > 0 && overview.messages.deliverRate > 0, 'and in the overview')
+})
