@@ -39,6 +39,8 @@ const REAP_PAGE = 1000
 const READ_BLOCK_MS = 100
 /** On a Redis Cluster (no blocking read across slots): how long a node with nothing to read waits for a notice before reading anyway. */
 const IDLE_READ_MS = 1000
+/** On a Redis Cluster: most messages one read takes from one queue. */
+const CLUSTER_READ_COUNT = 10
 /** Messages fetched per ready local subscriber: enough to keep it busy, few enough to share the work out. */
 const PER_CONSUMER = 50
 const MAX_FETCH = 500
@@ -493,8 +495,10 @@ export class RedisQueues implements SharedQueues {
 
   /** A Redis Cluster: one XREADGROUP per queue (their streams are in different slots), none waiting. */
   private async readEach(wanting: StreamQueue[]): Promise<number> {
+    // A few at a time: without a blocking read every node races for each notice, and the fastest
+    // would otherwise take a whole burst while a busier node (the producers') gets none.
     const replies = await Promise.all(wanting.map((queue) => this.reader.callBuffer('XREADGROUP', 'GROUP', GROUP, this.nodeId,
-      'COUNT', String(queue.demand), 'STREAMS', queue.stream, '>') as Promise<StreamReply | null>))
+      'COUNT', String(Math.min(queue.demand, CLUSTER_READ_COUNT)), 'STREAMS', queue.stream, '>') as Promise<StreamReply | null>))
     let read = 0
     for (const reply of replies) read += this.accept(reply)
     return read
