@@ -11,7 +11,7 @@ import type { Backplane, RemoteDelivery, TopicKind } from '../broker/backplane.j
 import { channelOf, subscriptionOf, type ChannelSubscription } from './channels.js'
 import { Arrivals, encodeEnvelope } from './envelope.js'
 import { ListenCounts } from './listen-counts.js'
-import { connectRedis, type RedisClient } from './redis-connection.js'
+import { connectRedis, untilReachable, type RedisClient } from './redis-connection.js'
 
 export class RedisBackplane implements Backplane {
   readonly nodeId = randomBytes(6).toString('base64url')
@@ -38,12 +38,8 @@ export class RedisBackplane implements Backplane {
   }
 
   /** Resolves once both connections are up (or rejects after `ms`). */
-  async ready(ms: number): Promise<void> {
-    const deadline = Date.now() + ms
-    while (this.problem !== null) {
-      if (Date.now() > deadline) throw new Error(`redis: ${this.problem}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+  ready(ms: number): Promise<void> {
+    return untilReachable(() => this.problem, ms)
   }
 
   get problem(): string | null {

@@ -39,3 +39,12 @@ export function connectRedis(url: string, { subscriber = false, pipelined = fals
       return new Redis(target.url, options(pipelined))
   }
 }
+
+/** Resolves once `problem()` says nothing is wrong; rejects with what still is after `ms`. */
+export async function untilReachable(problem: () => string | null, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  for (let now = problem(); now !== null; now = problem()) {
+    if (Date.now() > deadline) throw new Error(`redis: ${now}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}

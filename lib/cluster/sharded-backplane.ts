@@ -16,7 +16,7 @@ import { channelOf, subscriptionOf } from './channels.js'
 import { Arrivals, encodeEnvelope } from './envelope.js'
 import { INTEREST_CHANGED, InterestRegistry } from './interest.js'
 import { ListenCounts } from './listen-counts.js'
-import { connectRedis, type RedisClient } from './redis-connection.js'
+import { connectRedis, untilReachable, type RedisClient } from './redis-connection.js'
 
 const inboxOf = (nodeId: string): string => `stompd:inbox:{${nodeId}}`
 
@@ -51,12 +51,8 @@ export class ShardedBackplane implements Backplane {
   }
 
   /** Resolves once both connections are up (or rejects after `ms`). */
-  async ready(ms: number): Promise<void> {
-    const deadline = Date.now() + ms
-    while (this.problem !== null) {
-      if (Date.now() > deadline) throw new Error(`redis: ${this.problem}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+  ready(ms: number): Promise<void> {
+    return untilReachable(() => this.problem, ms)
   }
 
   get problem(): string | null {

@@ -4,23 +4,14 @@
 // committed).
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
 import { eventually } from '../helpers/expect.js'
+import { launchChromium } from '../helpers/browser.js'
 import { startServer } from '../helpers/server.js'
 import { header, messages, open, request, subscribe } from '../helpers/stomp.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-
-async function launch(t: Parameters<typeof startServer>[0]): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(() => browser.close())
-  return browser
-}
 
 /** The text of a column of the destination row `name`, as the page shows it now. */
 async function column(page: Page, name: string, index: number): Promise<string | null> {
@@ -41,7 +32,7 @@ const DEPTH = 3
 
 t.test('the dashboard shows depth rising and falling, purges, and publishes', async (t) => {
   const { addresses } = await startServer(t)
-  const browser = await launch(t)
+  const browser = await launchChromium(t)
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
   await page.goto(`${addresses.http}/dashboard`)
   t.equal(await page.title(), 'stompd')

@@ -1,20 +1,10 @@
 // The browser demo (--examples), in Debian's Chromium: a worker page that was closed gets the
 // jobs it missed when it is opened again (the broker kept them for the absent receiver), and two
 // chat pages hear each other. Without --examples there are no pages.
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import t from 'tap'
+import { launchChromium } from '../helpers/browser.js'
 import { startServer } from '../helpers/server.js'
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-
-async function launch(t: Parameters<typeof startServer>[0]): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(() => browser.close())
-  return browser
-}
 
 async function opened(browser: Browser, url: string): Promise<Page> {
   const page = await (await browser.newContext()).newPage()
@@ -33,7 +23,7 @@ async function logShows(page: Page, expected: string[]): Promise<void> {
 
 t.test('a closed worker page gets the jobs it missed when reopened; chat pages hear each other', async (t) => {
   const { addresses } = await startServer(t, { examples: true })
-  const browser = await launch(t)
+  const browser = await launchChromium(t)
   const base = `${addresses.http}/examples`
 
   const producer = await opened(browser, `${base}/producer.html`)
