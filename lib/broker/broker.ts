@@ -10,7 +10,7 @@ import type { DurableRecord, QueueRecord, Store } from '../store/store.js'
 import type { Binding, Consumer, SessionRef } from './consumer.js'
 import { compileSelector, type Selector } from '../selector/compile.js'
 import { formatDestination, userRoute, type Destination } from './destination.js'
-import { isRetained, RETAINED_STORE_PREFIX, RetainedValues } from './retained.js'
+import { RETAINED_STORE_PREFIX, RetainedValues } from './retained.js'
 import { DEDUP_STORE_PREFIX, DedupWindow, type DedupOptions } from './dedup.js'
 import type { Tracing } from './tracing.js'
 import { Streams } from './streams.js'
@@ -171,7 +171,7 @@ export class Broker {
         if (backplane !== null && backplane.problem !== null) return clusterUnavailable(backplane.problem)
         const router = destination.kind === 'topic' ? this.topics : this.fanouts
         const name = destination.kind === 'user' ? userRoute(destination) : destination.name
-        const kept = destination.kind === 'topic' && isRetained(message) ? this.retained.keep(name, message) : undefined
+        const kept = destination.kind === 'topic' && message.retain ? this.retained.keep(name, message) : undefined
         const { targets, durable: fannedOut } = router.publish(name, message)
         const durable = kept === undefined ? fannedOut : fannedOut === undefined ? kept : Promise.all([kept, fannedOut]).then(() => undefined)
         if (backplane === null) {
@@ -212,7 +212,7 @@ export class Broker {
     }
     const router = kind === 'topic' ? this.topics : this.fanouts
     // A node that hears a retained message keeps it too (one with no subscriber for the topic does not hear it).
-    const kept = kind === 'topic' && isRetained(message) ? this.retained.keep(name, message) : undefined
+    const kept = kind === 'topic' && message.retain ? this.retained.keep(name, message) : undefined
     kept?.catch(() => {})
     const { durable } = router.publish(name, message)
     // Nobody waits for it here; a store failure is the store's to report (/readyz).

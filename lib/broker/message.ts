@@ -33,6 +33,8 @@ export interface MessageInit {
   properties?: Header[]
   /** A SEND's `dedup-id`: published once per destination within the duplicate-detection window. */
   dedupId?: string
+  /** A SEND with `retain:true`: kept as its topic's last value. */
+  retain?: boolean
 }
 
 export class Message {
@@ -43,6 +45,7 @@ export class Message {
   readonly persistent: boolean
   readonly expires: number
   readonly dedupId: string | undefined
+  readonly retain: boolean
   /**
    * The message's wire encoding, made and read only by the layer that writes messages
    * to clients, so a message fanned out to many subscribers is encoded once.
@@ -58,6 +61,7 @@ export class Message {
     this.expires = init.expires
     this.propertyList = init.properties
     this.dedupId = init.dedupId
+    this.retain = init.retain === true
   }
 
   /**

@@ -14,11 +14,6 @@ interface Retained {
   key: number | null
 }
 
-/** Whether a SEND asks to be kept as its topic's last value. */
-export function isRetained(message: Message): boolean {
-  return message.property('retain') === 'true'
-}
-
 export class RetainedValues {
   private readonly store: Store
   /** By canonical topic name. */

@@ -3,6 +3,7 @@
 // everything but the body, then the body's bytes as they are.
 import { Message, type Header } from '../broker/message.js'
 import type { TopicKind } from '../broker/backplane.js'
+import { StompError } from '../errors.js'
 
 export interface Envelope {
   origin: string
@@ -68,6 +69,12 @@ export function decodeEnvelope(bytes: Buffer): Envelope | null {
   if (typeof head.o !== 'string' || typeof head.n !== 'string' || !Array.isArray(head.h)) return null
   // A copy: the subscriber connection's buffer is not ours to keep.
   const body = Buffer.from(bytes.subarray(end + 1))
-  const message = new Message({ id: head.i, destination: head.d, headers: head.h, body, persistent: head.p, expires: head.e })
+  const retain = head.h.find(([name]) => name === 'retain')?.[1] === 'true'
+  const message = new Message({ id: head.i, destination: head.d, headers: head.h, body, persistent: head.p, expires: head.e, retain })
   return { origin: head.o, seq: head.s, kind: head.k, name: head.n, message }
+}
+
+/** A topic message that could not be handed to the other nodes: the SEND is refused. */
+export function unreachable(detail: string): StompError {
+  return new StompError('cluster-unavailable', `the message could not reach the other nodes (${detail}); it was not accepted`)
 }

@@ -10,10 +10,9 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Message } from '../broker/message.js'
-import { StompError } from '../errors.js'
 import type { Backplane, RemoteDelivery, TopicKind } from '../broker/backplane.js'
 import { channelOf, subscriptionOf } from './channels.js'
-import { Arrivals, encodeEnvelope } from './envelope.js'
+import { Arrivals, encodeEnvelope, unreachable as unavailable } from './envelope.js'
 import { INTEREST_CHANGED, InterestRegistry } from './interest.js'
 import { ListenCounts } from './listen-counts.js'
 import { connectRedis, untilReachable, type RedisClient } from './redis-connection.js'
@@ -101,8 +100,4 @@ export class ShardedBackplane implements Backplane {
     if (envelope === null) return
     this.onMessage(envelope.kind, envelope.name, envelope.message)
   }
-}
-
-function unavailable(detail: string): StompError {
-  return new StompError('cluster-unavailable', `the message could not reach the other nodes (${detail}); it was not accepted`)
 }

@@ -229,7 +229,8 @@ async function api(fastify: FastifyInstance, options: ApiOptions): Promise<void>
     }
     const id = broker.ids.next()
     const pairs: Array<[string, string]> = [['destination', name], ...Object.entries(headers).filter(([key]) => key !== 'destination')]
-    const message = new Message({ id, destination: name, headers: pairs, body: Buffer.from(body), persistent: headers.persistent === 'true', expires: 0 })
+    const message = new Message({ id, destination: name, headers: pairs, body: Buffer.from(body), persistent: headers.persistent === 'true', expires: 0,
+      retain: headers.retain === 'true', dedupId: headers['dedup-id'] })
     const result = broker.publish(destination, message, { id: 'management-api' })
     if (result instanceof StompError) return reply.code(409).send({ error: `${result.message}: ${result.detail.trim()}` })
     await result

@@ -80,6 +80,7 @@ export class FrameHandlers {
     let destination = ''
     let persistent: boolean | undefined
     let dedupId: string | undefined
+    let retain: boolean | undefined
     let expires = 0
     let sawExpires = false
     let sawTtl = false
@@ -106,6 +107,7 @@ export class FrameHandlers {
         }
       } else if (name === 'persistent' && persistent === undefined) persistent = value === 'true'
       else if (name === 'dedup-id' && dedupId === undefined) dedupId = value
+      else if (name === 'retain' && retain === undefined) retain = value === 'true'
       else if ((name === 'expires' && !sawExpires) || (name === 'ttl' && !sawTtl)) {
         const ms = parseMillis(value)
         if (ms === null) {
@@ -131,7 +133,7 @@ export class FrameHandlers {
     const id = session.broker.ids.next()
     const tail = new MessageTail(id, headers, frame.body)
     tail.encode('1.2')
-    const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent ?? persistentByDefault, expires, properties: keepHeaderPairs ? headers : undefined, dedupId })
+    const message = new Message({ id, destination, headers: tail, body: tail.body, persistent: persistent ?? persistentByDefault, expires, properties: keepHeaderPairs ? headers : undefined, dedupId, retain })
     message.encoded = tail
     return message
   }
